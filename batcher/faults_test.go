@@ -150,16 +150,20 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	s.startBatcher(t, "batcher")
 	ctx := context.Background()
 
-	const chunks, chunk = 200, 50 // 500 votes/s for 20 s
+	// 500 votes/s from the start until feedAfterKill after the kill, however
+	// long the first blocks take: the kill is always under load, and votes
+	// keep coming through the failover.
+	const chunk, feedAfterKill = 50, 15 * time.Second
 	var (
 		mu     sync.Mutex
 		queued = map[string]time.Time{} // vote id -> its 202 (on the stream)
 		votes  []ballot.Vote
 	)
+	feed, stopFeed := context.WithCancel(context.Background())
 	flowing := make(chan struct{})
 	go func() {
 		defer close(flowing)
-		for i := range chunks {
+		for i := 0; feed.Err() == nil; i++ {
 			vs := batcher.EnqueueVotes(t, s.rdb, i*chunk, chunk, "orderer-kill")
 			at := time.Now()
 			mu.Lock()
@@ -168,23 +172,35 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 			}
 			votes = append(votes, vs...)
 			mu.Unlock()
-			time.Sleep(100 * time.Millisecond)
+			select {
+			case <-feed.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}()
+	// A test that fails first stops the feed before the network and Redis
+	// stop (cleanups run last registered first).
+	t.Cleanup(func() { stopFeed(); <-flowing })
 
 	s.waitCommitted(t, 500) // votes flow: the first blocks are committed
 	victim := orderingLeader(t, s.net)
 	if err := s.net.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed %s (the ordering leader) with SIGKILL while votes flow", victim)
+	time.AfterFunc(feedAfterKill, stopFeed)
+	mu.Lock()
+	t.Logf("killed %s (the ordering leader) with SIGKILL while votes flow, %d votes queued; queuing %v more", victim, len(votes), feedAfterKill)
+	mu.Unlock()
 
 	// Poll the receipts: a vote is committed for its voter when its receipt exists.
 	waits := map[string]time.Duration{}
 	deadline := time.Now().Add(3 * time.Minute)
 	for done := false; !done; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d votes without a receipt after 3 minutes", len(queued)-len(waits), len(queued))
+			mu.Lock()
+			n := len(queued)
+			mu.Unlock()
+			t.Fatalf("%d of %d votes without a receipt after 3 minutes", n-len(waits), n)
 		}
 		select {
 		case <-flowing:

@@ -38,8 +38,7 @@ func TestScaleOutWithFaults(t *testing.T) {
 	s.waitLedgerReachable(t)
 	c := &faultyCaster{s: s}
 	began := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- c.cast(s.roll, workers) }()
+	cast := inBackground(t, func(ctx context.Context) (map[string]vote, error) { return c.cast(ctx, s.roll, workers) })
 
 	c.waitAnswered(t, 5_000)
 	victim := s.redisMasterOf(t, "CA")
@@ -70,11 +69,9 @@ func TestScaleOutWithFaults(t *testing.T) {
 	}
 	t.Logf("killed batcher0 at %d answers", c.answered.Load())
 
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	accepted := cast.wait(t, 5*time.Minute)
 	t.Logf("20000 votes answered in %.1f s: %d accepted, %d votes met errors (%d failed attempts, re-sent every 100 ms), %d of them found stored on re-sending",
-		time.Since(began).Seconds(), len(c.accepted), c.failedVotes.Load(), c.failedAttempts.Load(), len(c.ambiguous))
+		time.Since(began).Seconds(), len(accepted), c.failedVotes.Load(), c.failedAttempts.Load(), len(c.ambiguous))
 	s.waitQueuesDrained(t, 5*time.Minute)
 	t.Logf("all committed %.1f s after the first vote", time.Since(began).Seconds())
 	s.logAnchoring(t) // gateway1's: gateway0 is dead
@@ -86,8 +83,8 @@ func TestScaleOutWithFaults(t *testing.T) {
 		t.Errorf("%d votes met errors; only the %d that %d workers can hold at three kills may", n, 3*workers, workers)
 	}
 	stored := c.resolve(t)
-	all := make(map[string]vote, len(c.accepted)+len(stored))
-	for id, v := range c.accepted {
+	all := make(map[string]vote, len(accepted)+len(stored))
+	for id, v := range accepted {
 		all[id] = v
 	}
 	for id, v := range stored {
@@ -116,29 +113,36 @@ type faultyCaster struct {
 	ambiguous      []vote
 }
 
-func (c *faultyCaster) cast(voters []voter, workers int) error {
+// cast casts a vote for each voter with workers concurrent clients and
+// returns the votes answered 202 by vote id. Once ctx ends no vote is
+// sent any more, and a request in flight ends.
+func (c *faultyCaster) cast(ctx context.Context, voters []voter, workers int) (map[string]vote, error) {
 	c.accepted = make(map[string]vote, len(voters))
 	var g errgroup.Group
 	g.SetLimit(workers)
 	for i := range voters {
 		g.Go(func() error {
 			v := c.s.voteOf(voters[i], i)
-			err := c.castOne(v)
+			err := c.castOne(ctx, v)
 			c.answered.Add(1)
 			return err
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	return c.accepted, err
 }
 
-func (c *faultyCaster) castOne(v vote) error {
+func (c *faultyCaster) castOne(ctx context.Context, v vote) error {
 	body := c.s.body(v)
 	failed := false
 	for attempt := 0; attempt < 100; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("vote of %s not cast: %w", v.ID, err)
+		}
 		var out struct {
 			VoteID string `json:"vote_id"`
 		}
-		status, err := c.s.post(context.Background(), "/api/v1/vote", body, &out)
+		status, err := c.s.post(ctx, "/api/v1/vote", body, &out)
 		switch {
 		case err == nil && status == http.StatusAccepted:
 			c.mu.Lock()
@@ -158,7 +162,10 @@ func (c *faultyCaster) castOne(v vote) error {
 		}
 		failed = true
 		c.failedAttempts.Add(1)
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("vote of %s: no answer after 100 attempts", v.ID)
 }

@@ -241,17 +241,24 @@ type backgroundCast struct {
 	err      error
 }
 
-// castInBackground casts while the test injects faults. The goroutine
-// never touches t: its result waits for wait. A test that ends before
-// (a failure) cancels the cast and waits for its end in t.Cleanup,
-// registered after startSystem's, so before the system stops: no vote
-// goes to a system being stopped, or to the next test's on the same ports.
+// castInBackground casts while the test injects faults (s.cast in
+// inBackground).
 func (s *system) castInBackground(t *testing.T, voters []voter, workers int) *backgroundCast {
+	return inBackground(t, func(ctx context.Context) (map[string]vote, error) { return s.cast(ctx, voters, workers) })
+}
+
+// inBackground runs cast in a goroutine that never touches t: its result
+// waits for wait. A test that ends before (a failure) cancels cast's
+// context and waits for its end in t.Cleanup; called after startSystem,
+// that cleanup runs before the system stops: no vote goes to a system
+// being stopped, or to the next test's on the same ports. cast must
+// return soon once its context ends.
+func inBackground(t *testing.T, cast func(context.Context) (map[string]vote, error)) *backgroundCast {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &backgroundCast{ended: make(chan struct{})}
 	go func() {
 		defer close(b.ended)
-		b.accepted, b.err = s.cast(ctx, voters, workers)
+		b.accepted, b.err = cast(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-b.ended })
 	return b

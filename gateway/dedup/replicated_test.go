@@ -49,13 +49,22 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 		next     atomic.Int64
 		wg       sync.WaitGroup
 	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// stopWorkers stops the workers before the test fails: none logs once
+	// the test ended (which panics), and no call outlives the cluster.
+	stopWorkers := func() {
+		next.Store(int64(len(queue)))
+		cancel()
+		wg.Wait()
+	}
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := next.Add(1) - 1; i < int64(len(queue)); i = next.Add(1) - 1 {
 				a := queue[i]
-				res, err := f.d.Accept(context.Background(), a)
+				res, err := f.d.Accept(ctx, a)
 				done.Add(1)
 				if err != nil {
 					failed.Add(1)
@@ -74,8 +83,7 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 	}
 	for quarter := time.Now().Add(time.Minute); done.Load() < int64(len(queue))/4; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(quarter) {
-			next.Store(int64(len(queue))) // the workers stop, and log nothing once the test ended
-			wg.Wait()
+			stopWorkers()
 			t.Fatalf("%d of %d calls answered after a minute; want a quarter before the kill", done.Load(), len(queue))
 		}
 	}
@@ -83,6 +91,7 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 	killed := time.Now()
 	for m := c.MasterOf(votequeue.StreamKey("CA")); m == nil || m == victim; m = c.MasterOf(votequeue.StreamKey("CA")) {
 		if time.Since(killed) > 30*time.Second {
+			stopWorkers()
 			t.Fatal("no replica promoted 30 s after the kill")
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -94,7 +103,6 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 	if n := failed.Load(); n > workers {
 		t.Errorf("%d calls failed; only the %d in flight at the kill may", n, workers)
 	}
-	ctx := context.Background()
 	total := 0
 	for _, st := range states {
 		msgs, err := f.rdb.XRange(ctx, votequeue.StreamKey(st), "-", "+").Result()

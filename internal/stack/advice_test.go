@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,13 @@ import (
 	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
 )
+
+// planBase is the port base of the tests that only build a system's port
+// plan and messages: it is never listened on (so it takes no
+// internal/testport lock), and lies below the ranges testport hands out
+// (10000-31399) and the default base, so no message is mistaken for one of
+// a running system.
+const planBase = 9000
 
 // TestCommandNamesTheFolder: in the project (a Makefile in the working
 // directory), advice names make's target only for make's folder
@@ -47,8 +55,8 @@ func TestAdviceNamesTheFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "shape.json"), []byte(`{"gateways":1,"batchers":1,"redis":"single"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Config{Dir: dir, PortBase: 22700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
-	if want := "`bin/votechain --dir " + dir + " --port-base 22700 down --wipe`"; err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
+	_, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
+	if want := fmt.Sprintf("`bin/votechain --dir %s --port-base %d down --wipe`", dir, planBase); err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "make down") {
 		t.Errorf("New of a single-Redis system in %s as a cluster: %v; want the fix %s", dir, err, want)
 	}
 }

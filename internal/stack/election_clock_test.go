@@ -86,8 +86,8 @@ func TestCompleteElectionNamesTheWipeForAnUnlistedBatcher(t *testing.T) {
 		return completeElection(context.Background(), failingLedger{e: e}, plan, slog.New(slog.DiscardHandler))
 	}
 	const cannotChange = "its batchers cannot change: up runs its batchers with its network's own certificate, so wipe the system with "
-	another := cannotChange + "`bin/votechain --dir " + dir + " --port-base 23000 down --wipe` and bring it up again with `bin/votechain --dir " + dir + " --port-base 23000 up`" + settings
-	if err := refusal(dir, 23000); err == nil || !strings.HasSuffix(err.Error(), another) || strings.Contains(err.Error(), "sign as one of them") {
+	another := cannotChange + fmt.Sprintf("`bin/votechain --dir %s --port-base %d down --wipe` and bring it up again with `bin/votechain --dir %s --port-base %d up`", dir, planBase, dir, planBase) + settings
+	if err := refusal(dir, planBase); err == nil || !strings.HasSuffix(err.Error(), another) || strings.Contains(err.Error(), "sign as one of them") {
 		t.Errorf("%v; want the refusal to end %q, not advise signing as another identity", err, another)
 	}
 	rundirtest.Project(t)

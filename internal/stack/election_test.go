@@ -22,7 +22,7 @@ import (
 func TestWriteRollLeavesNoCopy(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
-	s, err := New(Config{Dir: dir, PortBase: 22800, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Voters: 5000,
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Voters: 5000,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestWriteRollLeavesNoCopy(t *testing.T) {
 // roll is read through a reader that can seek again), not only the states.
 func TestLoadRollNamesARepeatedVotersLines(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{Dir: dir, PortBase: 22800, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Voters: 3,
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Voters: 3,
 		Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -348,12 +348,12 @@ func TestLogJudgedRefusesUnlogged(t *testing.T) {
 // password file is missing.
 func TestFinaliseWithNoSystem(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{Dir: dir, PortBase: 23200, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = s.FinaliseElection(context.Background(), FinaliseOptions{})
-	if want := "the system in " + dir + " was never brought up; `bin/votechain --dir " + dir + " --port-base 23200 up` starts it"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("the system in %s was never brought up; `bin/votechain --dir %s --port-base %d up` starts it", dir, dir, planBase); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("finalise with no system: %v; want %q", err, want)
 	}
 }
@@ -367,7 +367,7 @@ func TestFinaliseWithNoSystem(t *testing.T) {
 func TestGatewaysCloseWithinCloseSettle(t *testing.T) {
 	dir := t.TempDir()
 	for _, gateways := range []int{1, 2} {
-		s, err := New(Config{Dir: dir, PortBase: 22600, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
+		s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: gateways})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,7 @@ import (
 // system's port base, and the monitoring processes are stopped with the rest.
 func TestMonitorFollowsThePortPlan(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{Dir: dir, PortBase: 23000, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 3})
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Batchers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,8 +22,8 @@ func TestMonitorFollowsThePortPlan(t *testing.T) {
 	for _, tg := range m.Targets {
 		got = append(got, fmt.Sprintf("%s/%s:%d", tg.Job, tg.Instance, tg.Port))
 	}
-	want := []string{"batcher/batcher0:23381", "batcher/batcher1:23382", "batcher/batcher2:23383",
-		"gateway/gateway:23380", "explorer/explorer:23390"}
+	want := []string{fmt.Sprintf("batcher/batcher0:%d", planBase+381), fmt.Sprintf("batcher/batcher1:%d", planBase+382),
+		fmt.Sprintf("batcher/batcher2:%d", planBase+383), fmt.Sprintf("gateway/gateway:%d", planBase+380), fmt.Sprintf("explorer/explorer:%d", planBase+390)}
 	nodes := 0
 	for _, np := range s.ports.NetworkPorts() {
 		if np.Role == "operations" {
@@ -40,7 +40,7 @@ func TestMonitorFollowsThePortPlan(t *testing.T) {
 	if !slices.Equal(got, want) || nodes != network.OrdererCount+len(network.PeerOrgs()) {
 		t.Errorf("targets\n  %v\nwant\n  %v", got, want)
 	}
-	if m.Port != 23395 || m.ExporterPort != 23396 || !slices.Equal(m.RedisAddrs, []string{"127.0.0.1:23379"}) {
+	if m.Port != planBase+395 || m.ExporterPort != planBase+396 || !slices.Equal(m.RedisAddrs, []string{fmt.Sprintf("127.0.0.1:%d", planBase+379)}) {
 		t.Errorf("prometheus :%d, exporter :%d for %v", m.Port, m.ExporterPort, m.RedisAddrs)
 	}
 	var names []string

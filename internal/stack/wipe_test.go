@@ -96,7 +96,7 @@ func TestDownLeavesForeignDirUnclaimed(t *testing.T) {
 // reader of the old file still reads it whole after a save.
 func TestRecordsAreReplacedWhole(t *testing.T) {
 	dir := t.TempDir()
-	s, err := New(Config{Dir: dir, PortBase: 22700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestNewRefusesDamagedRecordAsUnreadable(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"gateway": {"pid": 12`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := New(Config{Dir: dir, PortBase: 22700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+		_, err := New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
 		if !errors.Is(err, rundir.ErrUnreadable) {
 			t.Fatalf("New with a damaged %s = %v, want rundir.ErrUnreadable", name, err)
 		}
@@ -187,7 +187,7 @@ func TestDamagedProcessRecordAdviceFindsLogWriters(t *testing.T) {
 	}
 	defer func() { writer.Process.Kill(); writer.Wait() }()
 
-	_, err = New(Config{Dir: dir, PortBase: 22700, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
+	_, err = New(Config{Dir: dir, PortBase: planBase, BinDir: dir, FabricBin: dir, Builder: dir, Election: dir})
 	advised := regexp.MustCompile("`([^`]*)` lists them").FindStringSubmatch(fmt.Sprint(err))
 	if advised == nil {
 		t.Fatalf("New with a damaged stack.json: %v; want advice naming a command that lists the processes writing its logs", err)

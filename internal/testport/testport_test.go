@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -29,14 +31,14 @@ func TestPortsAreReservedBelowTheEphemeralRange(t *testing.T) {
 				t.Fatalf("block %d given twice to one test", first)
 			}
 			seen[first] = true
-			if lockable(t, first) {
+			if lockable(t, first) || !lockedHere(t, first) {
 				t.Fatalf("block %d given but not locked", first)
 			}
 			firsts = append(firsts, first)
 		}
 	})
 	for _, first := range firsts {
-		if !lockable(t, first) {
+		if lockedHere(t, first) {
 			t.Errorf("block %d still locked after its test ended", first)
 		}
 	}
@@ -55,11 +57,11 @@ func TestBase(t *testing.T) {
 		if base < 11000 || base > 31000 || base%2000 != 1000 {
 			t.Fatalf("base %d; want an odd thousand from 11000 to 31000, not one avoided", base)
 		}
-		if lockable(t, base) {
+		if lockable(t, base) || !lockedHere(t, base) {
 			t.Fatalf("base %d given but not locked", base)
 		}
 	})
-	if !lockable(t, base) {
+	if lockedHere(t, base) {
 		t.Errorf("base %d still locked after its test ended", base)
 	}
 }
@@ -69,10 +71,42 @@ func TestBase(t *testing.T) {
 // even in one process).
 func lockable(t *testing.T, first int) bool {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "votechain-test-ports", fmt.Sprint(first)), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(lockFile(first), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil
+}
+
+// lockedHere reports whether this process holds a flock on the lock file
+// of the block or range starting at first, from /proc/locks. Unlike
+// lockable after a release, it does not race another test binary that
+// takes the block meanwhile: that one's lock has its own PID.
+func lockedHere(t *testing.T, first int) bool {
+	t.Helper()
+	info, err := os.Stat(lockFile(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inode := strconv.FormatUint(info.Sys().(*syscall.Stat_t).Ino, 10)
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(os.Getpid())
+	// "3: FLOCK  ADVISORY  WRITE 5544 fe:00:5481676 0 EOF"; a waiter's
+	// line has "->" after the number.
+	for line := range strings.Lines(string(locks)) {
+		f := strings.Fields(strings.Replace(line, "->", "", 1))
+		if len(f) >= 6 && f[1] == "FLOCK" && f[4] == pid && strings.HasSuffix(f[5], ":"+inode) {
+			return true
+		}
+	}
+	return false
+}
+
+// lockFile is the lock file of the block or range starting at first.
+func lockFile(first int) string {
+	return filepath.Join(os.TempDir(), "votechain-test-ports", fmt.Sprint(first))
 }
