@@ -137,10 +137,11 @@ func (r *castRules) record(ctx context.Context) *ballot.Election {
 	defer r.mu.Unlock()
 	switch {
 	case err != nil:
+		// A read cut short by the batch's own end (a stop) is no failure.
 		if !r.failing && ctx.Err() == nil {
 			r.log.Warn("cannot read the election record from the ledger: batches are held for every vote cast after this batcher's clock, even those the election refuses anyway; reading it again in "+electionReread.String(), "err", err)
+			r.failing = true
 		}
-		r.failing = ctx.Err() == nil
 	case e != nil && finalRecord(e):
 		r.final.Store(e)
 		r.failing = false
