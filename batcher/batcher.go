@@ -245,7 +245,7 @@ type Batcher struct {
 	progress *progress    // this process's commits, for lost transactions
 	lookups  lookups      // the ledger look-ups confirming lost verdicts
 	// castRules is the election record the cast wait judges votes by
-	// (awaitCastAt), read from ledger if it offers it.
+	// (awaitCastAt), read from ledger if it offers it (ElectionSource).
 	castRules castRules
 
 	// commits is the context of the lanes' commits: it outlives Run's so
@@ -293,7 +293,8 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 		commits: context.Background(),
 	}
-	if src, ok := ledger.(electionSource); ok {
+	b.castRules.clock, b.castRules.log = b.clock, b.log
+	if src, ok := ledger.(ElectionSource); ok {
 		b.castRules.src = src
 	}
 	if cfg.ShareVotes > 0 {

@@ -2,6 +2,8 @@ package batcher
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,8 +17,9 @@ import (
 // like any other: so a gateway clock ahead of the batcher's by more than a
 // batch's time in the batcher (0.1–1 s) would lose accepted votes.
 // awaitCastAt therefore holds a batch until the batcher's clock has passed
-// its latest cast_at, for at most castSkewAlarm, and not for the votes the
-// election refuses whatever their commit time (castWait).
+// its latest cast_at, for at most castSkewAlarm, and not for the votes a
+// final election record refuses whatever their commit time (castWait,
+// castRules).
 
 // castMargin is how far past a batch's latest cast_at the batcher's clock
 // must be before the batch is submitted: the proposal's timestamp is taken
@@ -26,13 +29,13 @@ const castMargin = 5 * time.Millisecond
 
 // castSkewAlarm bounds the wait for a batch's votes' cast_at: the two
 // minutes a proposal's timestamp may be from a peer's clock
-// (chaincode.MaxClockSkew). A vote cast further ahead of the batcher's
-// clock than that says that its gateway's clock, or the batcher's, is
-// wrong: waiting for it would hold its batch, its lane and (journaled, it
+// (ballot.MaxClockSkew, the chaincode's MaxClockSkew). A vote cast further
+// ahead of the batcher's clock than that says that its gateway's clock, or
+// the batcher's, is wrong: waiting for it would hold its batch, its lane and (journaled, it
 // keeps its cast_at) the lane's next owners for as long as the clock is
 // wrong, so the batch is not held for it and the ledger rejects it as
 // cast_after_tx.
-const castSkewAlarm = 2 * time.Minute
+const castSkewAlarm = ballot.MaxClockSkew
 
 // castSkew is a lane's episode of batches with votes cast ahead of the
 // batcher's clock: the level logged since the last batch with none (0:
@@ -44,8 +47,8 @@ type castSkew struct{ logged atomic.Int32 }
 // the latest cast_at of its votes ahead of now by no more than
 // castSkewAlarm (with the margin), or now if none is; and how many votes
 // are further ahead (beyond: no wait within the bound saves them) and the
-// largest gap, from now to a vote's cast_at and the margin. With election
-// record e (nil: none known), a vote e refuses whatever its batch's commit
+// largest gap, from now to a vote's cast_at and the margin. With final
+// election record e (finalRecord; nil: none known), a vote e refuses whatever its batch's commit
 // time (unknown contest or choice, cast outside the window: e.Refusal at
 // its own cast_at, where cast_after_tx cannot apply) is left out: no wait
 // saves it, so it neither holds the batch nor counts.
@@ -69,101 +72,150 @@ func castWait(b ballot.Batch, e *ballot.Election, now time.Time) (until time.Tim
 	return until, beyond, gap
 }
 
-// electionSource is what the batcher reads the election record from: its
-// Ledger, if that offers it (package fabricledger's does, and RoundRobin's
-// reads through its home).
-type electionSource interface {
-	Election(ctx context.Context) (*ballot.Election, error)
-}
-
-// castRules holds the election record castWait judges votes by. It is read
-// from the ledger only when a batch has votes cast ahead of the batcher's
-// clock, and kept once settled (settledRecord); until then it is read again
-// for each such batch, and with none read (no source, a failed read, a
-// record not yet settled) every vote is waited for, as before.
+// castRules holds the election record castWait judges votes by, once it
+// is final (finalRecord): it is read from the ledger (src) only for a batch
+// that would be held, and kept once final. Without a final record (no
+// source, a failed read, a record a set-up may still replace) every vote is
+// waited for, as before the skip: a record that may be replaced could
+// refuse a vote its replacement counts, and a batch submitted before that
+// vote's cast_at would lose it as cast_after_tx.
+//
+// Reads cost the ledger's peer a query each, so there is one at a time
+// (batches arriving meanwhile share its result), and a read that found no
+// final record (failed, or configured) is not repeated for electionReread.
+// A failed read is logged at warn once until a read succeeds.
 type castRules struct {
-	src     electionSource // nil: the ledger offers no record
-	settled atomic.Pointer[ballot.Election]
+	src   ElectionSource // nil: the ledger offers no record
+	clock Clock
+	log   *slog.Logger
+	final atomic.Pointer[ballot.Election]
+
+	mu      sync.Mutex
+	reading chan struct{} // closed when the read in flight ends; nil: none
+	next    time.Time     // no read before, by the batcher's clock
+	failing bool          // the last read failed (logged)
 }
 
-// electionReadTimeout bounds a read of the election record for the cast
-// wait: the batch waits for it before it yields its slot.
-const electionReadTimeout = 5 * time.Second
+const (
+	// electionReadTimeout bounds a read of the election record for the
+	// cast wait; the batch has yielded its slot meanwhile.
+	electionReadTimeout = 5 * time.Second
+	// electionReread is how long after a read that found no final record
+	// the next may be.
+	electionReread = 30 * time.Second
+)
 
-// record returns the settled election record, reading it from the source
-// at now (the batcher's clock, before the read) if none is kept yet, or nil
-// if it has none.
-func (r *castRules) record(ctx context.Context, now time.Time) *ballot.Election {
-	if e := r.settled.Load(); e != nil || r.src == nil {
+// record returns the final election record, nil if none is known: it
+// reads it from the source unless a read is in flight (it waits for that
+// read, or ctx) or one found no final record less than electionReread ago.
+func (r *castRules) record(ctx context.Context) *ballot.Election {
+	if e := r.final.Load(); e != nil || r.src == nil {
 		return e
 	}
-	ctx, cancel := context.WithTimeout(ctx, electionReadTimeout)
-	defer cancel()
-	e, err := r.src.Election(ctx)
-	if err != nil || e == nil || !settledRecord(e, now) {
+	r.mu.Lock()
+	if flight := r.reading; flight != nil {
+		r.mu.Unlock()
+		select {
+		case <-flight:
+		case <-ctx.Done():
+		}
+		return r.final.Load()
+	}
+	if r.clock.Now().Before(r.next) {
+		r.mu.Unlock()
 		return nil
 	}
-	r.settled.Store(e)
-	return e
+	flight := make(chan struct{})
+	r.reading = flight
+	r.mu.Unlock()
+
+	read, cancel := context.WithTimeout(ctx, electionReadTimeout)
+	e, err := r.src.Election(read)
+	cancel()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case err != nil:
+		// A read cut short by the batch's own end (a stop) is no failure.
+		if !r.failing && ctx.Err() == nil {
+			r.log.Warn("cannot read the election record from the ledger: batches are held for every vote cast after this batcher's clock, even those the election refuses anyway; reading it again in "+electionReread.String(), "err", err)
+			r.failing = true
+		}
+	case e != nil && finalRecord(e):
+		r.final.Store(e)
+		r.failing = false
+	default:
+		r.failing = false
+	}
+	if r.final.Load() == nil {
+		r.next = r.clock.Now().Add(electionReread)
+	}
+	r.reading = nil
+	close(flight)
+	return r.final.Load()
 }
 
-// settledRecord reports whether election record e, read at now by the
-// batcher's clock, refuses no vote that a later record would count: a
-// set-up may replace a configured record (new contests, choices, window)
-// until its window opens by a transaction's time (ballot's SetUpRefusal),
-// which may be castSkewAlarm from a peer's clock, as the batcher's may be,
-// so a configured record is settled from twice that after OpensAt. After
-// that only a close changes the record, ending its window sooner: a vote
-// it refuses stays refused.
-func settledRecord(e *ballot.Election, now time.Time) bool {
-	return e.Status != ballot.StatusConfigured || !now.Before(e.OpensAt.Add(2*castSkewAlarm))
+// finalRecord reports whether election record e refuses no vote that a
+// later record would count: e is closed or finalised, so no set-up may
+// replace it (ballot's StepRefusal), a finalise changes no window, contest
+// or choice, and the close that made it closed is stamped. A configured
+// record is not final however long its window has been open by the
+// batcher's clock: a set-up endorsed in time may commit later, a lagging
+// peer may answer an older record, and the batcher's clock may be ahead.
+func finalRecord(e *ballot.Election) bool {
+	return e.Status == ballot.StatusClosed || e.Status == ballot.StatusFinalised
 }
 
 // awaitCastAt holds batch b until the batcher's clock is castMargin past the
 // latest cast_at of its votes, leaving out those more than castSkewAlarm
 // ahead (rejected by the ledger as cast_after_tx) and, once the election
-// record is known (castRules), those it refuses whatever their commit
+// record is final (castRules), those it refuses whatever their commit
 // time, so a batch is held castSkewAlarm at most and never for a vote no
-// wait saves. Meanwhile the batch yields what it holds of the
-// process (c), so no other lane waits for it, and reclaims it before it
-// returns. The wait ends early, with an error, when ctx (the drain's time
-// up) or stop ends. A wait is counted in batcher_cast_waits_total and
+// wait saves. A batch with a vote to wait for yields what it holds of the
+// process (c), so no other lane waits for it, then reads the record if it
+// is not known yet (castRules.record), and reclaims c before it returns.
+// The wait ends early, with an error, when ctx (the drain's time up) or
+// stop ends. A wait is counted in batcher_cast_waits_total and
 // batcher_cast_wait_seconds_total, and the batch in
-// batcher_cast_held_batches while it is held for the clock (not while it
-// waits for a slot after); a lane's episode of votes cast ahead is
-// logged once per level with the gap: a warning for a batch held, an error
-// for votes beyond the bound.
+// batcher_cast_held_batches while it is held for the clock or the record
+// (not while it waits for a slot after); a lane's episode of votes cast
+// ahead is logged once per level with the gap: a warning for a batch held,
+// an error for votes beyond the bound.
 func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
 	clock := l.b.clock
 	from := clock.Now()
+	rules := &l.b.castRules
+	e := rules.final.Load()
+	until, beyond, gap := castWait(b, e, from)
+	if !until.After(from) {
+		l.logCastSkew(b, beyond, gap)
+		return nil
+	}
 	wait, cancel := context.WithCancel(stop)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
-	rules := &l.b.castRules
-	e := rules.settled.Load()
-	until, beyond, gap := castWait(b, e, from)
-	if e == nil && (until.After(from) || beyond > 0) {
-		if e = rules.record(wait, from); e != nil {
+	m := l.b.metrics
+	c.yield()
+	m.castHeld.Inc()
+	if e == nil {
+		if e = rules.record(wait); e != nil {
 			until, beyond, gap = castWait(b, e, from)
 		}
 	}
 	l.logCastSkew(b, beyond, gap)
-	if !until.After(from) {
-		return nil
-	}
-	m := l.b.metrics
-	m.castWaits.Inc()
-	c.yield()
-	m.castHeld.Inc()
-	for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
+	if until.After(from) {
+		m.castWaits.Inc()
+		for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
+		}
+		// The time held for the clock, not the wait for a slot after it.
+		held := clock.Now()
+		if held.After(until) {
+			held = until
+		}
+		m.castWaitTime.Add(held.Sub(from).Seconds())
 	}
 	m.castHeld.Dec()
-	// The time held for the clock, not the wait for a slot after it.
-	held := clock.Now()
-	if held.After(until) {
-		held = until
-	}
-	m.castWaitTime.Add(held.Sub(from).Seconds())
 	if wait.Err() == nil && c.reclaim(wait) == nil {
 		return nil
 	}

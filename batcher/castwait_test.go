@@ -2,6 +2,7 @@ package batcher
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -199,16 +200,29 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 	}
 }
 
-// electionLedger is a ledger offering election record e (electionSource),
-// counting its reads.
+// electionLedger is a ledger offering election record e (ElectionSource),
+// or failing with err, counting its reads; with gate set, a read waits for
+// it to close (or its ctx).
 type electionLedger struct {
 	Ledger
 	e     ballot.Election
+	err   error
+	gate  chan struct{}
 	reads atomic.Int32
 }
 
-func (l *electionLedger) Election(context.Context) (*ballot.Election, error) {
+func (l *electionLedger) Election(ctx context.Context) (*ballot.Election, error) {
 	l.reads.Add(1)
+	if l.gate != nil {
+		select {
+		case <-l.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
 	e := l.e
 	return &e, nil
 }
@@ -222,74 +236,192 @@ func castElection(clk *fakeClock, opened time.Duration) ballot.Election {
 		OpensAt:  opens, ClosesAt: opens.Add(24 * time.Hour)}
 }
 
-// A vote the election refuses whatever its commit time (unknown contest or
-// choice, cast outside the window) does not hold its batch, however far
-// within the bound its cast_at is ahead of the batcher's clock: only the
-// votes a wait can save do. The record is read when a batch has votes
-// ahead, and kept once no set-up can replace it.
+// closedElection is castElection closed early at clk's time plus in (a
+// batcher's clock behind the close's transaction time).
+func closedElection(clk *fakeClock, in time.Duration) ballot.Election {
+	e := castElection(clk, time.Hour)
+	e.Status, e.ClosedAt = ballot.StatusClosed, clk.Now().Add(in)
+	return e
+}
+
+// castAwaits runs batches through a castLane's awaitCastAt.
+type castAwaits struct {
+	t *testing.T
+	castLane
+}
+
+// notHeld checks that batch b returns at once, not counted as held: the
+// clock does not move, so a held batch would not return.
+func (a castAwaits) notHeld(what string, b ballot.Batch) {
+	a.t.Helper()
+	before := metricValue(a.t, a.b.metrics.castWaits)
+	done, _ := a.await(context.Background(), b)
+	returned(a.t, done, nil)
+	if n := metricValue(a.t, a.b.metrics.castWaits); n != before {
+		a.t.Fatalf("the batch of a vote %s held (batcher_cast_waits_total %v)", what, n)
+	}
+}
+
+// held checks that batch b is held until the clock has moved by d, and
+// moves it.
+func (a castAwaits) held(what string, b ballot.Batch, d time.Duration) {
+	a.t.Helper()
+	done, timers := a.await(context.Background(), b)
+	waitFor(a.t, "the wait of a vote "+what, func() bool { return a.clk.waiting() > timers })
+	a.clk.Advance(d - time.Millisecond)
+	notYet(a.t, done)
+	a.clk.Advance(time.Millisecond)
+	returned(a.t, done, nil)
+}
+
+// A vote a final election record (closed or finalised) refuses whatever its
+// commit time (unknown contest or choice, cast outside the window) does
+// not hold its batch, however far within the bound its cast_at is ahead of
+// the batcher's clock: only the votes a wait can save do. The record is
+// read through RoundRobin's home when a batch has votes ahead, and kept.
 func TestCastWaitSkipsVotesRefusedWhateverTheirCommitTime(t *testing.T) {
 	var logs logBuffer
 	clk := newFakeClock()
-	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Hour)}
-	l := newCastLaneOn(t, Config{}, RoundRobin(ledger), clk, logs.logger())
-	// notHeld checks that batch b, of a vote refused whatever its commit
-	// time, is not held: the clock does not move, so a held batch would
-	// not return.
-	notHeld := func(what string, b ballot.Batch) {
-		t.Helper()
-		before := metricValue(t, l.b.metrics.castWaits)
-		done, _ := l.await(context.Background(), b)
-		returned(t, done, nil)
-		if n := metricValue(t, l.b.metrics.castWaits); n != before {
-			t.Fatalf("the batch of a vote %s, cast a minute ahead, held (batcher_cast_waits_total %v)", what, n)
-		}
-	}
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: closedElection(clk, 30*time.Second)}
+	l := castAwaits{t, newCastLaneOn(t, Config{}, RoundRobin(ledger, newFakeLedger()), clk, logs.logger())}
 	unknownContest, unknownChoice := l.batchCastIn(time.Minute), l.batchCastIn(time.Minute)
 	unknownContest.Votes[0].Contest = "senate"
 	unknownChoice.Votes[0].Choice = "mallory"
-	notHeld("of an unknown contest", unknownContest)
-	notHeld("of an unknown choice", unknownChoice)
+	l.notHeld("of an unknown contest", unknownContest)
+	l.notHeld("of an unknown choice", unknownChoice)
+	l.notHeld("cast after the close", l.batchCastIn(time.Minute))
 	if w, e := len(logs.lines("level=WARN")), len(logs.lines("level=ERROR")); w+e != 0 {
 		t.Errorf("%d warnings and %d errors of votes cast ahead for votes refused anyway: %q", w, e, logs.Lines())
 	}
 
 	// A refused vote beside one the wait saves: held for the latter only.
-	mixed := l.batchCastIn(time.Second, time.Minute)
+	mixed := l.batchCastIn(time.Second, 10*time.Second)
 	mixed.Votes[1].Choice = "mallory"
-	done, timers := l.await(context.Background(), mixed)
-	waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
-	l.clk.Advance(time.Second + castMargin)
-	returned(t, done, nil)
+	l.held("beside a refused one", mixed, time.Second+castMargin)
 	if n := metricValue(t, l.b.metrics.castWaitTime); n != (time.Second + castMargin).Seconds() {
 		t.Errorf("batcher_cast_wait_seconds_total %v, want %v: held for the vote counted only", n, (time.Second + castMargin).Seconds())
 	}
-
-	// A second before the close, a vote cast a minute ahead is after it.
-	clk.Advance(ledger.e.ClosesAt.Sub(clk.Now()) - time.Second)
-	notHeld("cast after the window", l.batchCastIn(time.Minute))
 	if n := ledger.reads.Load(); n != 1 {
-		t.Errorf("the election record read %d times, want once (kept, an hour after its opening)", n)
+		t.Errorf("the election record read %d times, want once (kept: closed)", n)
 	}
 }
 
-// A record a set-up may still replace (configured, its window not opened
-// twice castSkewAlarm ago by the batcher's clock) is not judged by: a vote
-// it refuses may be counted by the record that replaces it, so the batch
-// is held for it, and the record read again for the next batch.
-func TestCastWaitHoldsForVotesOfARecordNotSettled(t *testing.T) {
+// Only a closed or finalised record is final: a configured one may be
+// replaced by a set-up however long its window has been open by the
+// batcher's clock (a set-up endorsed in time and committed late, a lagging
+// peer's older record, a batcher's clock ahead).
+func TestFinalRecord(t *testing.T) {
 	clk := newFakeClock()
-	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Minute)}
-	l := newCastLaneOn(t, Config{}, ledger, clk, nil)
-	for i := range 2 {
+	for _, c := range []struct {
+		what string
+		e    ballot.Election
+		want bool
+	}{
+		{"configured, opening in an hour", castElection(clk, -time.Hour), false},
+		{"configured, opened a minute ago", castElection(clk, time.Minute), false},
+		{"configured, opened an hour ago", castElection(clk, time.Hour), false},
+		{"closed", closedElection(clk, -time.Minute), true},
+		{"finalised", func() ballot.Election {
+			e := closedElection(clk, -time.Hour)
+			e.Status, e.FinalisedAt = ballot.StatusFinalised, clk.Now()
+			return e
+		}(), true},
+	} {
+		if got := finalRecord(&c.e); got != c.want {
+			t.Errorf("%s: final %v, want %v", c.what, got, c.want)
+		}
+	}
+}
+
+// A configured record, even an hour into its window, is not judged by: a
+// vote it refuses may be counted by the record that replaces it, so the
+// batch is held for it. The record is read only for a batch that would be
+// held, not again for electionReread after a read found it not final, and
+// kept once closed.
+func TestCastWaitHoldsForVotesOfARecordNotFinal(t *testing.T) {
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Hour)}
+	l := castAwaits{t, newCastLaneOn(t, Config{}, ledger, clk, nil)}
+	senate := func() ballot.Batch {
 		b := l.batchCastIn(time.Second)
 		b.Votes[0].Contest = "senate"
-		done, timers := l.await(context.Background(), b)
-		waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
-		l.clk.Advance(time.Second + castMargin)
-		returned(t, done, nil)
-		if n := ledger.reads.Load(); n != int32(i+1) {
-			t.Errorf("batch %d: the record read %d times, want %d", i, n, i+1)
-		}
+		return b
+	}
+	l.notHeld("beyond the bound", l.batchCastIn(castSkewAlarm+time.Second))
+	if n := ledger.reads.Load(); n != 0 {
+		t.Fatalf("the record read %d times for a batch held for no vote, want 0", n)
+	}
+	l.held("of a contest a set-up may add", senate(), time.Second+castMargin)
+	l.held("of a contest a set-up may add, again", senate(), time.Second+castMargin)
+	if n := ledger.reads.Load(); n != 1 {
+		t.Errorf("the record read %d times within %v, want once", n, electionReread)
+	}
+	ledger.e = closedElection(clk, time.Minute) // no read in flight
+	clk.Advance(electionReread)
+	l.notHeld("of an unknown contest, the election closed", senate())
+	l.notHeld("of an unknown contest, the election closed, again", senate())
+	if n := ledger.reads.Load(); n != 2 {
+		t.Errorf("the record read %d times, want twice (again after %v, then kept)", n, electionReread)
+	}
+}
+
+// With no record to read (RoundRobin's home offers none), or a read that
+// fails, every vote is waited for. A failed read is logged at warn once
+// and not repeated for electionReread.
+func TestCastWaitWithoutARecordWaitsForEveryVote(t *testing.T) {
+	senate := func(l castAwaits) ballot.Batch {
+		b := l.batchCastIn(time.Second)
+		b.Votes[0].Contest = "senate"
+		return b
+	}
+	noRecord := castAwaits{t, newCastLaneOn(t, Config{}, RoundRobin(newFakeLedger(), newFakeLedger()), newFakeClock(), nil)}
+	noRecord.held("of an unknown contest, no record offered", senate(noRecord), time.Second+castMargin)
+
+	var logs logBuffer
+	failing := &electionLedger{Ledger: newFakeLedger(), err: errors.New("peer unavailable")}
+	l := castAwaits{t, newCastLaneOn(t, Config{}, RoundRobin(failing, newFakeLedger()), newFakeClock(), logs.logger())}
+	l.held("of an unknown contest, the read failed", senate(l), time.Second+castMargin)
+	l.held("of an unknown contest, the read failed, again", senate(l), time.Second+castMargin)
+	if n := failing.reads.Load(); n != 1 {
+		t.Errorf("the record read %d times within %v of a failed read, want once", n, electionReread)
+	}
+	l.clk.Advance(electionReread)
+	l.held("of an unknown contest, the read failed later", senate(l), time.Second+castMargin)
+	if n := failing.reads.Load(); n != 2 {
+		t.Errorf("the record read %d times, want twice (again after %v)", n, electionReread)
+	}
+	warned := logs.lines("cannot read the election record")
+	if len(warned) != 1 || !strings.Contains(warned[0], "level=WARN") || !strings.Contains(warned[0], "peer unavailable") {
+		t.Errorf("want one warning with the error for the failing reads: %q", warned)
+	}
+}
+
+// One read at a time: a batch arriving while the record is read waits for
+// that read instead of starting its own. The read happens after the batch
+// has yielded its process slot, so a slow peer holds up no other lane.
+func TestElectionReadIsShared(t *testing.T) {
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Hour), gate: make(chan struct{})}
+	l := newCastLaneOn(t, Config{MaxInflight: 2, ShareVotes: -1}, ledger, clk, nil)
+	first, _ := l.await(context.Background(), l.batchCastIn(time.Second))
+	waitFor(t, "the first batch's read", func() bool { return ledger.reads.Load() == 1 })
+	if !l.b.inflight.tryAcquire(1) || !l.b.inflight.free() { // the second batch's slot, and one free
+		t.Fatal("the batch reading the record holds its process slot")
+	}
+	second := make(chan error, 1)
+	go func() {
+		c := &claim{b: l.b, cost: 1}
+		second <- l.awaitCastAt(context.Background(), context.Background(), l.batchCastIn(time.Second), c)
+	}()
+	waitFor(t, "the second batch yielded", func() bool { return metricValue(t, l.b.metrics.castHeld) == 2 })
+	notYet(t, second)
+	close(ledger.gate)
+	waitFor(t, "both batches held for the clock", func() bool { return clk.waiting() == 2 })
+	clk.Advance(time.Second + castMargin)
+	returned(t, first, nil)
+	returned(t, second, nil)
+	if n := ledger.reads.Load(); n != 1 {
+		t.Errorf("the record read %d times for two batches at once, want once", n)
 	}
 }
 

@@ -11,7 +11,12 @@ import (
 
 // Ledger is what the batcher needs of the ledger. Package
 // batcher/fabricledger adapts the Fabric client; the tests use an in-memory
-// fake.
+// fake. An adapter may offer the election record too (ElectionSource): the
+// batcher then does not hold a batch for the votes a closed or finalised
+// election refuses whatever their commit time (the cast wait). A wrapper
+// that embeds a Ledger does not offer it, whatever it wraps, so it turns
+// that skip off (every vote ahead of the batcher's clock is waited for)
+// unless it defines Election itself.
 type Ledger interface {
 	// Submit endorses one transaction carrying the batches (of distinct
 	// states; one batch: CommitBatch, several: CommitBatches) and hands it
@@ -29,6 +34,13 @@ type Ledger interface {
 	BlockNumbers(ctx context.Context) (<-chan uint64, error)
 }
 
+// ElectionSource is what a Ledger offers to have the batcher read the
+// election record (ballot.Election) for its cast wait; Election returns
+// the record as the ledger's peer has it committed, or an error.
+type ElectionSource interface {
+	Election(ctx context.Context) (*ballot.Election, error)
+}
+
 // Tx is a submitted transaction. Submitting a batch that is already on the
 // ledger commits a no-op (for that batch) whose ballot.Committed.Record
 // names the transaction that committed the batch first.
@@ -44,8 +56,8 @@ type Tx interface {
 // RoundRobin returns a Ledger that submits through each of gateways in
 // turn (safe for concurrent use: of n calls in a row, each gateway takes
 // n/len(gateways) give or take one) and reads through home: Batch,
-// BlockOfTx and BlockNumbers (the block stream the lost-transaction
-// recovery counts) never change peer. A Tx waits for its commit through the
+// BlockOfTx, BlockNumbers (the block stream the lost-transaction recovery
+// counts) and Election, if home is an ElectionSource, never change peer. A Tx waits for its commit through the
 // gateway that submitted it. A gateway whose Submit fails keeps its turns:
 // the caller sees its error, and its retry takes a later turn.
 // With no gateways, home submits too.
@@ -78,9 +90,10 @@ func (r *roundRobin) Submit(ctx context.Context, bs []ballot.Batch) (Tx, error) 
 }
 
 // Election reads the election record through home, if home offers it
-// (electionSource), for the cast wait; otherwise it fails.
+// (ElectionSource), for the cast wait; otherwise it fails, and the batcher
+// waits for every vote.
 func (r *roundRobin) Election(ctx context.Context) (*ballot.Election, error) {
-	if src, ok := r.Ledger.(electionSource); ok {
+	if src, ok := r.Ledger.(ElectionSource); ok {
 		return src.Election(ctx)
 	}
 	return nil, errors.New("batcher: the ledger offers no election record")

@@ -20,10 +20,9 @@ func New(b *fabricclient.Ballot) batcher.Ledger { return ledger{b} }
 type ledger struct{ *fabricclient.Ballot }
 
 // The batcher finds the election record by this method (its cast wait
-// leaves out the votes the election refuses whatever their commit time).
-var _ interface {
-	Election(context.Context) (*ballot.Election, error)
-} = ledger{}
+// leaves out the votes a closed or finalised election refuses whatever
+// their commit time).
+var _ batcher.ElectionSource = ledger{}
 
 func (l ledger) Submit(ctx context.Context, bs []ballot.Batch) (batcher.Tx, error) {
 	p, err := l.SubmitBatches(ctx, bs)
