@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -522,7 +523,7 @@ func (s *Stack) Down(wipe bool) error {
 		}
 		out, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("stop %s: %w", sp.Name, err))
 			continue
 		}
 		localnet.LogStop(s.log, sp.Name, id, out)
@@ -642,7 +643,9 @@ func gatewayStopGrace(dir, name string) time.Duration {
 // machines (deploy: its CA keys are in no bundle), the benchmark's own
 // system (bench) and the tests' folders (test). It is a new slice at each
 // call, so no caller can change the list for the others.
-func OthersInRunDir() []string { return []string{"deploy", "bench", "test"} }
+func OthersInRunDir() []string {
+	return []string{path.Base(rundir.DeployDir), "bench", "test"}
+}
 
 // runRecords are files of the run folder that folders made before
 // rundir.Marker hold: a folder holding one is the system's.

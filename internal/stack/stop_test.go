@@ -18,6 +18,7 @@ import (
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/test-network/nettest"
 )
 
@@ -119,8 +120,8 @@ func TestDownStopsTheNetworkWhenAnAppWontStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Down(true)
-	if err == nil || !strings.Contains(err.Error(), "left running") {
-		t.Fatalf("down with a gateway that will not stop: %v; want its error", err)
+	if err == nil || !strings.Contains(err.Error(), "left running") || !strings.HasPrefix(err.Error(), "stop gateway: ") {
+		t.Fatalf("down with a gateway that will not stop: %v; want its error, naming it", err)
 	}
 	for end := time.Now().Add(5 * time.Second); proc.Running(orderer, "") && time.Now().Before(end); {
 		time.Sleep(20 * time.Millisecond)
@@ -415,4 +416,13 @@ exec ` + sleep + ` "$@"
 		t.Fatal(err)
 	}
 	return s, dir, bin
+}
+
+// TestWipeKeepsTheDeployFolder: the entries a wipe keeps name vcnet's
+// bundles folder as rundir.DeployDir does, so moving that folder cannot
+// make a wipe delete its CA keys.
+func TestWipeKeepsTheDeployFolder(t *testing.T) {
+	if !slices.Contains(OthersInRunDir(), filepath.Base(rundir.DeployDir)) || filepath.Dir(rundir.DeployDir) != rundir.SystemDir {
+		t.Errorf("OthersInRunDir() = %v; want it to hold %s, the bundles' folder in %s", OthersInRunDir(), rundir.DeployDir, rundir.SystemDir)
+	}
 }
