@@ -48,7 +48,7 @@ func TestApplicationOnTheClientsHost(t *testing.T) {
 			t.Errorf("service at %s, want on %s only", u, hosts.Clients.Addr)
 		}
 	}
-	if cfg := HAProxyConfig(s.Clients().Addr, 24880, []int{24860, 24861}, 15*time.Second, false); strings.Contains(cfg, "127.0.0.1") {
+	if cfg := HAProxyConfig(s.Clients().Addr, 24880, []int{24860, 24861}, 15*time.Second, 15*time.Second); strings.Contains(cfg, "127.0.0.1") {
 		t.Errorf("HAProxy configuration names 127.0.0.1:\n%s", cfg)
 	}
 	mon := s.monitor()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -283,15 +284,52 @@ func haproxySoftStop(config string) time.Duration {
 }
 
 // haproxyHardStopAfter is HAProxy's hard-stop-after for gateways whose
-// --shutdown-timeout is gatewayShutdown, over a Redis Cluster if cluster,
-// in HAProxy's syntax (whole milliseconds): that, the longest a vote's
-// Accept takes (dedup.Config.MaxAcceptTime at the default Redis flags), so
-// that a vote sent just before the stop gets its answer (202 or 503)
-// rather than a cut connection whatever its Redis calls wait for, and
-// haproxyStopMargin. Idle keep-alive connections would otherwise hold its
-// soft stop up to the client timeout (60 s).
-func haproxyHardStopAfter(gatewayShutdown time.Duration, cluster bool) string {
-	return fmt.Sprintf("%dms", (gatewayShutdown + dedup.Config{}.MaxAcceptTime(cluster) + haproxyStopMargin).Milliseconds())
+// --shutdown-timeout is gatewayShutdown and whose longest Accept is
+// maxAccept (gatewayMaxAccept), in HAProxy's syntax (whole milliseconds):
+// their sum, so that a vote sent just before the stop gets its answer (202
+// or 503) rather than a cut connection whatever its Redis calls wait for,
+// and haproxyStopMargin. Without it idle keep-alive connections would hold
+// HAProxy's soft stop up to the client timeout (60 s).
+func haproxyHardStopAfter(gatewayShutdown, maxAccept time.Duration) string {
+	return fmt.Sprintf("%dms", (gatewayShutdown + maxAccept + haproxyStopMargin).Milliseconds())
+}
+
+// gatewayLedgerRead is the longest a gateway's read of the election record
+// from the ledger takes (the Fabric client's evaluate timeout, which the
+// gateway keeps at its default): a vote may wait for it before its Accept.
+const gatewayLedgerRead = 30 * time.Second
+
+// haproxyServerTimeout is HAProxy's timeout server for gateways whose
+// longest Accept is maxAccept, in HAProxy's syntax: the longest a vote's
+// request takes in the gateway, its read of the election record
+// (gatewayLedgerRead) and its Accept, and haproxyStopMargin for its answer,
+// so that HAProxy never answers 504 for a vote the gateway may still store
+// and answer; at least 60 s, what the other routes had.
+func haproxyServerTimeout(maxAccept time.Duration) string {
+	return fmt.Sprintf("%dms", max(60*time.Second, gatewayLedgerRead+maxAccept+haproxyStopMargin).Milliseconds())
+}
+
+// gatewayMaxAccept is the longest Accept (dedup.Config.MaxAcceptTime) of
+// the gateways Up starts, over the system's Redis, at the Redis flags they
+// read from GATEWAY_* (cli.ApplyEnv; the stack gives none of them on their
+// command line), dedup's defaults for those unset: --redis-timeout,
+// --redis-replicas, --redis-replica-timeout, --redis-failover-wait,
+// --linger and --ledger-check-timeout (a --linger of 0, never to the
+// gateway, counts as dedup's 4 ms here: 4 ms more). A value no such flag
+// takes is refused, naming the variable.
+func (s *Stack) gatewayMaxAccept() (time.Duration, error) {
+	var c dedup.Config
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.DurationVar(&c.CallTimeout, "redis-timeout", 0, "")
+	fs.IntVar(&c.Replicas, "redis-replicas", 0, "")
+	fs.DurationVar(&c.ReplicaTimeout, "redis-replica-timeout", 0, "")
+	fs.DurationVar(&c.FailoverWait, "redis-failover-wait", 0, "")
+	fs.DurationVar(&c.Linger, "linger", 0, "")
+	fs.DurationVar(&c.LedgerTimeout, "ledger-check-timeout", 0, "")
+	if err := cli.ApplyEnv(fs, "GATEWAY"); err != nil {
+		return 0, fmt.Errorf("the gateways' longest Accept, which their stop waits for: %w", err)
+	}
+	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster), nil
 }
 
 // gatewayShutdownTimeout is the --shutdown-timeout of the gateways Up
@@ -345,8 +383,10 @@ const haproxyCheckTimeout = "2500ms"
 
 // HAProxyConfig is the load balancer's configuration on addr (the clients'
 // host's address, 127.0.0.1 on one machine) for gateways on ports there
-// whose --shutdown-timeout is gatewayShutdown, over a Redis Cluster if
-// cluster; its soft stop ends within haproxyHardStopAfter:
+// whose --shutdown-timeout is gatewayShutdown and whose longest Accept is
+// maxAccept (gatewayMaxAccept); its soft stop ends within
+// haproxyHardStopAfter, and it waits for a gateway's answer up to
+// haproxyServerTimeout:
 // round robin, each gateway checked on /readyz every 500 ms (out after two
 // failures, back after two successes; a check waits up to haproxyCheckTimeout
 // for the answer), a request whose connection fails
@@ -357,7 +397,7 @@ const haproxyCheckTimeout = "2500ms"
 // proxy (--trusted-proxies): Linux would give a connection to any 127.x
 // address the source 127.0.0.1, and with the clients on 127.0.0.4 the
 // gateways then ignored X-Forwarded-For and saw every voter as one client.
-func HAProxyConfig(addr string, listen int, ports []int, gatewayShutdown time.Duration, cluster bool) string {
+func HAProxyConfig(addr string, listen int, ports []int, gatewayShutdown, maxAccept time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
     maxconn 4096
@@ -367,7 +407,7 @@ defaults
     mode http
     timeout connect 1s
     timeout client 60s
-    timeout server 60s
+    timeout server %s
     retries 3
     option redispatch
     option forwardfor
@@ -383,7 +423,7 @@ backend gateways
     http-check expect status 200
     timeout check %s
     default-server inter 500ms fall 2 rise 2
-`, haproxyHardStopAfter(gatewayShutdown, cluster), net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
+`, haproxyHardStopAfter(gatewayShutdown, maxAccept), haproxyServerTimeout(maxAccept), net.JoinHostPort(addr, strconv.Itoa(listen)), addr, haproxyCheckTimeout)
 	for i, p := range ports {
 		fmt.Fprintf(&b, "    server gateway%d %s check\n", i, net.JoinHostPort(addr, strconv.Itoa(p)))
 	}
@@ -401,6 +441,10 @@ func (s *Stack) writeHAProxy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	accept, err := s.gatewayMaxAccept()
+	if err != nil {
+		return err
+	}
 	var ports []int
 	for i := 0; i < s.cfg.Gateways; i++ {
 		ports = append(ports, s.gatewayPort(i))
@@ -409,5 +453,5 @@ func (s *Stack) writeHAProxy(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports, shutdown, s.cfg.Redis == RedisCluster)), 0o644)
+	return os.WriteFile(path, []byte(HAProxyConfig(s.Clients().Addr, s.ports.Gateway(), ports, shutdown, accept)), 0o644)
 }

@@ -46,15 +46,18 @@ func TestResolveShape(t *testing.T) {
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
 // gateway's /readyz, never re-sends a request a gateway took, and ends a
 // soft stop within the gateways' grace, the longest a vote's Accept takes
-// over their Redis and haproxyStopMargin: 90.304 s for 40 s over a Redis
-// Cluster, 57.004 s over a single Redis (it was a fixed 15 s whatever the
-// gateways' --shutdown-timeout, then their grace and haproxyStopMargin,
-// 42 s, which cut a vote waiting for a Redis failover unanswered).
+// (15.004 s over a single Redis, 48.304 s over a Redis Cluster at the
+// default flags) and haproxyStopMargin: 57.004 s and 90.304 s for 40 s
+// (it was a fixed 15 s whatever the gateways' --shutdown-timeout, then
+// their grace and haproxyStopMargin, 42 s, which cut a vote waiting for a
+// Redis failover unanswered). It waits for a gateway's answer the longest
+// a vote takes there, its ledger read of 30 s, its Accept and 2 s, at
+// least 60 s: 80.304 s over a Cluster (60 s cut such a vote unanswered).
 func TestHAProxyConfig(t *testing.T) {
-	if cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, false); !strings.Contains(cfg, "hard-stop-after 57004ms\n") {
-		t.Errorf("over a single Redis:\n%s\nwant hard-stop-after 57004ms", cfg)
+	if cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 15004*time.Millisecond); !strings.Contains(cfg, "hard-stop-after 57004ms\n") || !strings.Contains(cfg, "timeout server 60000ms\n") {
+		t.Errorf("over a single Redis:\n%s\nwant hard-stop-after 57004ms, timeout server 60000ms", cfg)
 	}
-	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, true)
+	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 48304*time.Millisecond)
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",
@@ -64,6 +67,7 @@ func TestHAProxyConfig(t *testing.T) {
 		"option redispatch",
 		"source 127.0.0.1",
 		"hard-stop-after 90304ms",
+		"timeout server 80304ms",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)
@@ -102,7 +106,7 @@ func TestHAProxyConnectsFromTheTrustedAddress(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1}, 1500*time.Millisecond, false)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(HAProxyConfig(addr, base, []int{base + 1}, 1500*time.Millisecond, 15004*time.Millisecond)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -175,11 +179,14 @@ func TestLedgerPriority(t *testing.T) {
 // TestHAProxyFollowsTheGatewaysShutdownTimeout: the configuration Up
 // writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout,
 // the longest a vote's Accept takes (15.004 s over the stand-in system's
-// single Redis) and haproxyStopMargin: GATEWAY_SHUTDOWN_TIMEOUT when set, else the
-// default the gateway binary's --help states (a stand-in's 7s here; the
-// caller's GATEWAY_SHUTDOWN_TIMEOUT is cleared first); a
-// value the gateways would refuse is refused. The configuration of an
-// HAProxy that runs is left as it is: the one stopping it reads.
+// single Redis at the default flags) and haproxyStopMargin:
+// GATEWAY_SHUTDOWN_TIMEOUT when set, else the default the gateway binary's
+// --help states (a stand-in's 7s here; the caller's GATEWAY_ settings are
+// cleared first); a value the gateways would refuse is refused. The Accept
+// is the one at the Redis flags the gateways read from GATEWAY_*:
+// GATEWAY_REDIS_TIMEOUT=5s makes it 30.004 s, GATEWAY_REDIS_REPLICAS=1
+// 48.304 s (the bound was 15.004 s whatever they set). The configuration
+// of an HAProxy that runs is left as it is: the one stopping it reads.
 func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	s, dir, _ := standInGatewayStack(t, 2)
 	written := func() string {
@@ -196,6 +203,24 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	}
 	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 24004ms\n") {
 		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 24004ms", cfg)
+	}
+	for _, c := range []struct{ env, value, want string }{
+		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 39004ms\n"}, // 7 s, 2 × 5 s + 4 ms + 5 s + 3 × 5 s and 2 s
+		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 57304ms\n"}, // calls of 13.1 s
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			t.Setenv(c.env, c.value)
+			if err := s.writeHAProxy(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if cfg := written(); !strings.Contains(cfg, c.want) {
+				t.Errorf("with %s=%s:\n%s\nwant %s", c.env, c.value, cfg, c.want)
+			}
+			t.Setenv(c.env, "x")
+			if err := s.writeHAProxy(ctx); err == nil || !strings.Contains(err.Error(), c.env) {
+				t.Errorf("with %s=x: %v; want a refusal naming it", c.env, err)
+			}
+		})
 	}
 	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "30s")
 	if err := s.writeHAProxy(ctx); err != nil {

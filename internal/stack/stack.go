@@ -578,25 +578,16 @@ func stopSteps(dir, name string) []proc.StopStep {
 func isGateway(name string) bool { return strings.TrimRight(name, "0123456789") == "gateway" }
 
 // gatewayStopMargin is what stopping a gateway waits beyond its
-// --shutdown-timeout, within which it finishes the requests in flight: the
-// longest its Accepts in flight are waited for once the grace ran out
-// (dedup.Config.MaxAcceptTime at the default Redis flags, which up runs
-// gateways with: 48.3 s over a Redis Cluster, 15.0 s over a single Redis
-// without replicas), the longest its intake log takes to anchor the last
-// votes once the loops stop (intakelog.Config.StopTimeout, 30 s: the
+// --shutdown-timeout, within which it finishes the requests in flight:
+// maxAccept, the longest its Accepts in flight are waited for once the
+// grace ran out (dedup.Config.MaxAcceptTime at the Redis flags it runs
+// with: gatewayMaxAccept), the longest its intake log takes to anchor the
+// last votes once the loops stop (intakelog.Config.StopTimeout, 30 s: the
 // gateway gives the loops at least that however little of the grace is
 // left) and 7 s: 1 s for the last answers to be written, the gateway's
 // 1 s of slack, 2 s to close the intake and time to exit.
-func gatewayStopMargin(cluster bool) time.Duration {
-	return dedup.Config{}.MaxAcceptTime(cluster) + intakelog.Config{}.StopTimeout() + 7*time.Second
-}
-
-// clusterRedis says whether the system in the run folder dir keeps its
-// votes in a Redis Cluster, as its shape.json says; a record that cannot
-// be read counts as a Cluster, whose gateways take the longest to stop.
-func clusterRedis(dir string) bool {
-	sh, err := readShape(filepath.Join(dir, "shape.json"))
-	return err != nil || sh == nil || sh.Redis == RedisCluster
+func gatewayStopMargin(maxAccept time.Duration) time.Duration {
+	return maxAccept + intakelog.Config{}.StopTimeout() + 7*time.Second
 }
 
 // gatewayShutdownFile records, in the folder of the gateway name of the
@@ -606,10 +597,32 @@ func gatewayShutdownFile(dir, name string) string {
 	return filepath.Join(dir, name, "shutdown-timeout")
 }
 
+// gatewayMaxAcceptFile records, beside gatewayShutdownFile, the longest
+// Accept of the gateway name at the Redis flags it was started with
+// (gatewayMaxAccept), which stopping it reads (gatewayStopGrace). A file
+// of its own, so that an older version reading gatewayShutdownFile still
+// finds a lone duration there.
+func gatewayMaxAcceptFile(dir, name string) string {
+	return filepath.Join(dir, name, "max-accept")
+}
+
+// unrecordedMaxAccept is the longest Accept counted for a gateway with a
+// --shutdown-timeout record but no gatewayMaxAcceptFile (one an older
+// version started, which may have read any Redis flags from GATEWAY_*):
+// the longest at the default flags, a Redis Cluster's, 48.3 s, which holds
+// the 41.3 s the last such version waited.
+func unrecordedMaxAccept() time.Duration { return dedup.Config{}.MaxAcceptTime(true) }
+
 // recordGatewayShutdown writes the --shutdown-timeout the gateway name is
-// about to start with (gatewayShutdownTimeout) to its gatewayShutdownFile.
+// about to start with (gatewayShutdownTimeout) to its gatewayShutdownFile
+// and its longest Accept at the Redis flags it will read (gatewayMaxAccept)
+// to its gatewayMaxAcceptFile.
 func (s *Stack) recordGatewayShutdown(ctx context.Context, name string) error {
 	d, err := s.gatewayShutdownTimeout(ctx)
+	if err != nil {
+		return err
+	}
+	accept, err := s.gatewayMaxAccept()
 	if err != nil {
 		return err
 	}
@@ -617,25 +630,38 @@ func (s *Stack) recordGatewayShutdown(ctx context.Context, name string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	if err := os.WriteFile(gatewayMaxAcceptFile(s.cfg.Dir, name), []byte(accept.String()+"\n"), 0o644); err != nil {
+		return err
+	}
 	return os.WriteFile(path, []byte(d.String()+"\n"), 0o644)
+}
+
+// readDuration reads the lone duration the file path holds.
+func readDuration(path string) (time.Duration, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(strings.TrimSpace(string(data)))
 }
 
 // gatewayStopGrace is how long stopping the gateway name of the system in
 // the run folder dir waits after its SIGTERM before SIGKILL: its recorded
 // --shutdown-timeout (gatewayShutdownFile) and gatewayStopMargin for its
-// Redis (clusterRedis), but never less than appStopGrace; appStopGrace for
-// a gateway with no readable record (one an older version started, which
-// needs its default 15 s and 5 s to exit).
+// recorded longest Accept (gatewayMaxAcceptFile; unrecordedMaxAccept
+// without one), but never less than appStopGrace; appStopGrace for a
+// gateway with no readable --shutdown-timeout record (one an older
+// version started, which needs its default 15 s and 5 s to exit).
 func gatewayStopGrace(dir, name string) time.Duration {
-	data, err := os.ReadFile(gatewayShutdownFile(dir, name))
+	d, err := readDuration(gatewayShutdownFile(dir, name))
 	if err != nil {
 		return appStopGrace
 	}
-	d, err := time.ParseDuration(strings.TrimSpace(string(data)))
+	accept, err := readDuration(gatewayMaxAcceptFile(dir, name))
 	if err != nil {
-		return appStopGrace
+		accept = unrecordedMaxAccept()
 	}
-	return max(appStopGrace, d+gatewayStopMargin(clusterRedis(dir)))
+	return max(appStopGrace, d+gatewayStopMargin(accept))
 }
 
 // OthersInRunDir returns the entries of a run folder that belong to other

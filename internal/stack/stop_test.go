@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/rundir"
@@ -242,8 +243,8 @@ func TestHAProxySoftStop(t *testing.T) {
 		t.Errorf("no configuration: %s, want %s", d, haproxyUnboundedSoftStop)
 	}
 	for cfg, want := range map[string]time.Duration{
-		HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 1500*time.Millisecond, false): 18504 * time.Millisecond,
-		"global\n    maxconn 4096\n\ndefaults\n    mode http\n":                              haproxyUnboundedSoftStop,
+		HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 1500*time.Millisecond, 15004*time.Millisecond): 18504 * time.Millisecond,
+		"global\n    maxconn 4096\n\ndefaults\n    mode http\n":                                               haproxyUnboundedSoftStop,
 	} {
 		if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)
@@ -287,16 +288,19 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 // records the --shutdown-timeout it runs with (GATEWAY_SHUTDOWN_TIMEOUT,
 // else its --help default, a stand-in's 7s here), and Down and
 // StopRecorded alike wait that and gatewayStopMargin after its SIGTERM
-// before SIGKILL, never less than appStopGrace: 125.304 s for 40s,
-// 92.304 s for 7s (no shape.json: a Redis Cluster's margin, which holds
-// the 48.304 s the gateway waits for votes being stored at the default
-// Redis flags and the intake log's 30 s to anchor the last votes), and
+// before SIGKILL, never less than appStopGrace: 59.004 s for 7s over the
+// stand-in's single Redis (the 15.004 s the gateway waits for votes being
+// stored at the default Redis flags, the intake log's 30 s to anchor the
+// last votes and 7 s), 125.304 s for 40s with GATEWAY_REDIS_REPLICAS=1
+// (Accepts of up to 48.304 s, as over a Cluster), 100.304 s for a
+// gateway whose record has its 15s but no longest Accept (one the previous
+// version started: the Cluster's margin at the default flags), and
 // appStopGrace for a gateway with no record (an older version's). Both
 // waited appStopGrace, 20 s, whatever the timeout, killing a gateway still
 // finishing its requests. A batcher keeps appStopGrace. The stand-in for
 // proc.StopSteps notes each process's steps and signals nothing.
 func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
-	s, dir, bin := standInGatewayStack(t, 3)
+	s, dir, bin := standInGatewayStack(t, 4)
 	ctx, gateway := context.Background(), filepath.Join(bin, "gateway")
 	start := func(name string) {
 		t.Helper()
@@ -307,13 +311,22 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	}
 	start("gateway0")
 	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "40s")
+	t.Setenv("GATEWAY_REDIS_REPLICAS", "1")
 	start("gateway1")
 	s.pids["gateway2"] = proc.ID{PID: s.pids["gateway1"].PID, Start: 1} // started by an older version: no record; its PID long reused
+	s.pids["gateway3"] = proc.ID{PID: s.pids["gateway1"].PID, Start: 3} // started by the previous version: no longest Accept
+	if err := os.MkdirAll(filepath.Join(dir, "gateway3"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(gatewayShutdownFile(dir, "gateway3"), []byte("15s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.pids["batcher0"] = proc.ID{PID: s.pids["gateway1"].PID, Start: 2}
 	if err := s.save(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Duration{"gateway0": 92304 * time.Millisecond, "gateway1": 125304 * time.Millisecond, "gateway2": appStopGrace, "batcher0": appStopGrace}
+	want := map[string]time.Duration{"gateway0": 59004 * time.Millisecond, "gateway1": 125304 * time.Millisecond, "gateway2": appStopGrace,
+		"gateway3": 100304 * time.Millisecond, "batcher0": appStopGrace}
 
 	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
@@ -344,16 +357,18 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	}
 }
 
-// TestGatewayStopMarginFollowsRedis: stopping a gateway waits its
-// --shutdown-timeout and the margin of the Redis its system's shape.json
-// records: the longest Accept over a single Redis without replicas is
+// TestGatewayStopMarginFollowsTheRecord: stopping a gateway waits its
+// --shutdown-timeout and a margin of its recorded longest Accept
+// (gatewayMaxAcceptFile), the intake log's 30 s and 7 s. At the default
+// Redis flags the longest Accept over a single Redis without replicas is
 // 15.004 s (2 s for its state's shape, 2 s for room in its lane, 4 ms of
 // linger, 5 s for the ledger's exact check and three calls of 2 s), over
 // a Redis Cluster 48.304 s (calls of 13.1 s: the failover wait, 100 ms
-// and a last try of 3 s); the margin adds the intake log's 30 s and 7 s.
-// Without a readable shape.json it counts as a Cluster (the longer). The
-// margin was the Cluster's for every mode.
-func TestGatewayStopMarginFollowsRedis(t *testing.T) {
+// and a last try of 3 s). A gateway with no such record (an older
+// version's, whose Redis flags are unknown) gets the Cluster's margin at
+// the default flags, the largest. The margin followed shape.json's Redis
+// at the default flags, whatever flags the gateway read.
+func TestGatewayStopMarginFollowsTheRecord(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "gateway"), 0o755); err != nil {
 		t.Fatal(err)
@@ -361,25 +376,28 @@ func TestGatewayStopMarginFollowsRedis(t *testing.T) {
 	if err := os.WriteFile(gatewayShutdownFile(dir, "gateway"), []byte("15s\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "shape.json"), []byte(`{"gateways":1,"batchers":1,"redis":"single"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
-		shape string // "": none
-		want  time.Duration
+		maxAccept string // "": none
+		want      time.Duration
 	}{
-		{`{"gateways":1,"batchers":1,"redis":"single"}`, 15*time.Second + 52004*time.Millisecond},
-		{`{"gateways":1,"batchers":1}`, 15*time.Second + 52004*time.Millisecond}, // an older record: single
-		{`{"gateways":3,"batchers":1,"redis":"cluster"}`, 15*time.Second + 85304*time.Millisecond},
+		{"15.004s\n", 15*time.Second + 52004*time.Millisecond},
+		{"48.304s\n", 15*time.Second + 85304*time.Millisecond},
+		{"30.004s\n", 15*time.Second + 67004*time.Millisecond}, // GATEWAY_REDIS_TIMEOUT=5s on a single Redis
 		{"", 15*time.Second + 85304*time.Millisecond},
-		{"{", 15*time.Second + 85304*time.Millisecond},
+		{"x", 15*time.Second + 85304*time.Millisecond},
 	} {
-		path := filepath.Join(dir, "shape.json")
+		path := gatewayMaxAcceptFile(dir, "gateway")
 		os.Remove(path)
-		if c.shape != "" {
-			if err := os.WriteFile(path, []byte(c.shape), 0o644); err != nil {
+		if c.maxAccept != "" {
+			if err := os.WriteFile(path, []byte(c.maxAccept), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if got := gatewayStopGrace(dir, "gateway"); got != c.want {
-			t.Errorf("shape.json %q: a gateway with --shutdown-timeout 15s gets %v; want %v", c.shape, got, c.want)
+			t.Errorf("max-accept %q: a gateway with --shutdown-timeout 15s gets %v; want %v", c.maxAccept, got, c.want)
 		}
 	}
 }
@@ -388,13 +406,16 @@ func TestGatewayStopMarginFollowsRedis(t *testing.T) {
 // dir whose binaries, in the folder bin, are a stand-in gateway: with
 // --help it prints a gateway's help, --shutdown-timeout defaulting to 7s;
 // otherwise it sleeps for as many seconds as its argument. The caller's
-// GATEWAY_SHUTDOWN_TIMEOUT (a shell's, CI's) is cleared for the test.
+// GATEWAY_SHUTDOWN_TIMEOUT and GATEWAY_ Redis flags (a shell's, CI's) are
+// cleared for the test; its Redis is a single server.
 func standInGatewayStack(t *testing.T, gateways int) (s *Stack, dir, bin string) {
 	t.Helper()
-	const env = "GATEWAY_SHUTDOWN_TIMEOUT"
-	t.Setenv(env, "") // restored after the test
-	if err := os.Unsetenv(env); err != nil {
-		t.Fatal(err)
+	for _, flag := range []string{"shutdown-timeout", "redis-timeout", "redis-replicas", "redis-replica-timeout", "redis-failover-wait", "linger", "ledger-check-timeout"} {
+		env := cli.EnvName("GATEWAY", flag)
+		t.Setenv(env, "") // restored after the test
+		if err := os.Unsetenv(env); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir, bin = t.TempDir(), t.TempDir()
 	sleep, err := exec.LookPath("sleep")
