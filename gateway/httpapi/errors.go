@@ -41,7 +41,7 @@ const (
 	codeNoHead              = "no_head"                // 404: no tree head signed yet
 	codeHeadPending         = "head_pending"           // 503: no signed head covers the vote yet
 	codeStarting            = "starting"               // 503: the gateway waits at start for the election record on the ledger (Front: every route but /healthz and /metrics)
-	codeStopping            = "stopping"               // 503: a vote of a request still being handled when the gateway's stop, its grace run out, began refusing new votes (dedup.ErrClosed: not stored), or whose Redis call the stop cut after waiting for it (dedup.ErrAborted: maybe stored); the connection is closed after the answer
+	codeStopping            = "stopping"               // 503: a vote that reaches the intake after the gateway's stop grace ran out (its body still arriving, say), when the intake refuses new votes (dedup.ErrClosed: not stored), or whose Redis call the stop cut after waiting for it (dedup.ErrAborted: maybe stored); the connection is closed after the answer
 )
 
 // apiError is the body of every error answer.

@@ -310,17 +310,33 @@ func TestUnavailable(t *testing.T) {
 		f.intake.Close() // as a stopping gateway's intake refuses votes: dedup.ErrClosed
 		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeStopping)
 	})
-	// The intake's own refusals: a full queue for Redis (dedup.ErrBusy) and
-	// a call the stop cut (dedup.ErrAborted) are documented 503s.
+	// The intake's own refusals are documented 503s, whose message says
+	// whether the vote may have been kept (the OpenAPI's 503: retry, and a
+	// 409 duplicate means it was): a full queue for Redis (dedup.ErrBusy)
+	// and a closed intake (dedup.ErrClosed) stored nothing; a call the stop
+	// cut (dedup.ErrAborted) and a replica timeout (dedup.ErrNotReplicated)
+	// may have stored the vote.
+	const kept = "a 409 duplicate on retry means"
 	for name, c := range map[string]struct {
-		err  error
-		code string
-	}{"intake busy": {dedup.ErrBusy, codeOverloaded}, "call cut by the stop": {dedup.ErrAborted, codeStopping}} {
-		err, code := c.err, c.code
+		err   error
+		code  string
+		maybe bool // the message says the vote may have been kept
+	}{
+		"intake busy":          {dedup.ErrBusy, codeOverloaded, false},
+		"intake closed":        {dedup.ErrClosed, codeStopping, false},
+		"call cut by the stop": {dedup.ErrAborted, codeStopping, true},
+		"replica timeout":      {dedup.ErrNotReplicated, codeUnavailable, true},
+	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, fixtureOpts{wrapIntake: func(in Intake) Intake { return failingIntake{in, err} }})
+			f := newFixture(t, fixtureOpts{wrapIntake: func(in Intake) Intake { return failingIntake{in, c.err} }})
 			f.enroll("v1", "c1", "CA")
-			wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, code)
+			e := wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, c.code)
+			if strings.Contains(e.Message, kept) != c.maybe {
+				t.Errorf("message %q: says %q %v; want %v", e.Message, kept, !c.maybe, c.maybe)
+			}
+			if !c.maybe && c.code == codeStopping && !strings.Contains(e.Message, "not stored") {
+				t.Errorf("message %q: want it to say the vote was not stored", e.Message)
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
@@ -240,5 +242,45 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	}
 	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 47004ms\n") {
 		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 47004ms)", cfg)
+	}
+}
+
+// TestStopDocsFollowTheFormulas: the numbers docs/operations.md and
+// README.md give for a stop are the code's, at the gateways' default
+// --shutdown-timeout (15 s) and Redis flags: HAProxy's hard-stop-after and
+// timeout server, the gateways' longest Accept and stop margin, and the
+// worst waits of make down (a process is given 5 s after its SIGKILL;
+// HAProxy its margin, 5 s after SIGTERM and 5 s after SIGKILL).
+func TestStopDocsFollowTheFormulas(t *testing.T) {
+	const shutdown, afterKill = 15 * time.Second, 5 * time.Second
+	single, cluster := dedup.Config{}.MaxAcceptTime(false), dedup.Config{}.MaxAcceptTime(true)
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+	for file, wants := range map[string][]string{
+		"docs/operations.md": {
+			"`hard-stop-after " + haproxyHardStopAfter(shutdown, single) + "`",
+			"`" + haproxyHardStopAfter(shutdown, cluster) + "` over a Cluster",
+			"`" + haproxyServerTimeout(cluster) + "` over a Cluster",
+			"at least " + strings.TrimSuffix(haproxyServerTimeout(single), "000ms") + " s",
+			secs(single) + " on a single Redis", secs(cluster) + " on a Redis Cluster",
+			secs(gatewayStopMargin(single)) + " over a single Redis", secs(gatewayStopMargin(cluster)) + " over a Redis Cluster",
+			"plus " + secs(gatewayStopMargin(single)) + " (" + secs(single) + ", 30 s and 7 s)",
+			"plus " + secs(gatewayStopMargin(cluster)) + " (" + secs(cluster) + ",\n30 s and 7 s)",
+		},
+		"README.md": {
+			fmt.Sprintf("(%d s: its 15 s `--shutdown-timeout`, a %s margin", (shutdown+gatewayStopMargin(single)+afterKill).Round(time.Second)/time.Second, secs(gatewayStopMargin(single))),
+			"plus " + secs(gatewayStopMargin(cluster)) + " and 5 s",
+			"HAProxy's up to " + secs(haproxyStopMargin+shutdown+cluster+haproxyStopMargin+5*time.Second+afterKill),
+		},
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "..", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := strings.Join(strings.Fields(string(data)), " ")
+		for _, want := range wants {
+			if want = strings.Join(strings.Fields(want), " "); !strings.Contains(doc, want) {
+				t.Errorf("%s lacks %q", file, want)
+			}
+		}
 	}
 }
