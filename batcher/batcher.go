@@ -122,6 +122,10 @@ type Config struct {
 	ReplicaTimeout time.Duration // longest wait for the replicas (default 1 s)
 	Owner          string        // this process's name in leases
 	Clock          Clock         // nil: the system clock
+	// Election is the ID of the election served, as read at start: the cast
+	// wait judges votes by no election record of another ID (castRules).
+	// Empty: by any.
+	Election string
 }
 
 // DefaultConfig returns the defaults, which follow the ledger ceiling measured on Fabric 3.1.1 (best at
@@ -293,7 +297,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 		commits: context.Background(),
 	}
-	b.castRules.clock, b.castRules.log = b.clock, b.log
+	b.castRules.clock, b.castRules.log, b.castRules.election = b.clock, b.log, cfg.Election
 	if src, ok := ledger.(ElectionSource); ok {
 		b.castRules.src = src
 	}

@@ -2,6 +2,7 @@ package batcher
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -80,15 +81,23 @@ func castWait(b ballot.Batch, e *ballot.Election, now time.Time) (until time.Tim
 // refuse a vote its replacement counts, and a batch submitted before that
 // vote's cast_at would lose it as cast_after_tx.
 //
+// A final record is kept for the process's life, never read again, so a
+// record of another election than the one the batcher was started for
+// (election, Config.Election; a network wiped and set up again under a
+// running batcher) is never used: it counts as a failed read, logged, and
+// every vote is waited for until the batcher is restarted for the new
+// election. (A new election set up under the same ID is not told apart.)
+//
 // Reads cost the ledger's peer a query each, so there is one at a time
 // (batches arriving meanwhile share its result), and a read that found no
 // final record (failed, or configured) is not repeated for electionReread.
 // A failed read is logged at warn once until a read succeeds.
 type castRules struct {
-	src   ElectionSource // nil: the ledger offers no record
-	clock Clock
-	log   *slog.Logger
-	final atomic.Pointer[ballot.Election]
+	src      ElectionSource // nil: the ledger offers no record
+	election string         // the ID of the election served; "": any
+	clock    Clock
+	log      *slog.Logger
+	final    atomic.Pointer[ballot.Election]
 
 	mu      sync.Mutex
 	reading chan struct{} // closed when the read in flight ends; nil: none
@@ -108,6 +117,9 @@ const (
 // record returns the final election record, nil if none is known: it
 // reads it from the source unless a read is in flight (it waits for that
 // read, or ctx) or one found no final record less than electionReread ago.
+// A read cut short by ctx (the reading batch's stop or drain) sets no
+// electionReread pause: it said nothing of the record, and other lanes'
+// batches would otherwise go without it for that long.
 func (r *castRules) record(ctx context.Context) *ballot.Election {
 	if e := r.final.Load(); e != nil || r.src == nil {
 		return e
@@ -132,13 +144,17 @@ func (r *castRules) record(ctx context.Context) *ballot.Election {
 	read, cancel := context.WithTimeout(ctx, electionReadTimeout)
 	e, err := r.src.Election(read)
 	cancel()
+	if err == nil && e != nil && r.election != "" && e.ID != r.election {
+		err = fmt.Errorf("the ledger's election record is of election %s, not %s, the one this batcher was started for (was the network set up again?): it is not used; restart the batcher", e.ID, r.election)
+	}
+	cut := err != nil && ctx.Err() != nil
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case err != nil:
 		// A read cut short by the batch's own end (a stop) is no failure.
-		if !r.failing && ctx.Err() == nil {
+		if !r.failing && !cut {
 			r.log.Warn("cannot read the election record from the ledger: batches are held for every vote cast after this batcher's clock, even those the election refuses anyway; reading it again in "+electionReread.String(), "err", err)
 			r.failing = true
 		}
@@ -148,7 +164,7 @@ func (r *castRules) record(ctx context.Context) *ballot.Election {
 	default:
 		r.failing = false
 	}
-	if r.final.Load() == nil {
+	if r.final.Load() == nil && !cut {
 		r.next = r.clock.Now().Add(electionReread)
 	}
 	r.reading = nil
@@ -182,6 +198,13 @@ func finalRecord(e *ballot.Election) bool {
 // (not while it waits for a slot after); a lane's episode of votes cast
 // ahead is logged once per level with the gap: a warning for a batch held,
 // an error for votes beyond the bound.
+//
+// The record is read for holding, not for logging: a batch with no vote to
+// wait for (all of its votes ahead are beyond the bound) returns at once
+// without reading it, so while no final record is known its votes beyond
+// the bound are logged at error as cast_after_tx (alertCastAfterTx) even
+// when the election refuses them anyway for another reason (unknown
+// contest or choice, cast outside the window), which the ledger then gives.
 func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) error {
 	clock := l.b.clock
 	from := clock.Now()

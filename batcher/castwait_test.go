@@ -342,11 +342,7 @@ func TestCastWaitHoldsForVotesOfARecordNotFinal(t *testing.T) {
 	clk := newFakeClock()
 	ledger := &electionLedger{Ledger: newFakeLedger(), e: castElection(clk, time.Hour)}
 	l := castAwaits{t, newCastLaneOn(t, Config{}, ledger, clk, nil)}
-	senate := func() ballot.Batch {
-		b := l.batchCastIn(time.Second)
-		b.Votes[0].Contest = "senate"
-		return b
-	}
+	senate := func() ballot.Batch { return l.unknownContest(time.Second) }
 	l.notHeld("beyond the bound", l.batchCastIn(castSkewAlarm+time.Second))
 	if n := ledger.reads.Load(); n != 0 {
 		t.Fatalf("the record read %d times for a batch held for no vote, want 0", n)
@@ -369,11 +365,7 @@ func TestCastWaitHoldsForVotesOfARecordNotFinal(t *testing.T) {
 // fails, every vote is waited for. A failed read is logged at warn once
 // and not repeated for electionReread.
 func TestCastWaitWithoutARecordWaitsForEveryVote(t *testing.T) {
-	senate := func(l castAwaits) ballot.Batch {
-		b := l.batchCastIn(time.Second)
-		b.Votes[0].Contest = "senate"
-		return b
-	}
+	senate := func(l castAwaits) ballot.Batch { return l.unknownContest(time.Second) }
 	noRecord := castAwaits{t, newCastLaneOn(t, Config{}, RoundRobin(newFakeLedger(), newFakeLedger()), newFakeClock(), nil)}
 	noRecord.held("of an unknown contest, no record offered", senate(noRecord), time.Second+castMargin)
 
@@ -394,6 +386,66 @@ func TestCastWaitWithoutARecordWaitsForEveryVote(t *testing.T) {
 	if len(warned) != 1 || !strings.Contains(warned[0], "level=WARN") || !strings.Contains(warned[0], "peer unavailable") {
 		t.Errorf("want one warning with the error for the failing reads: %q", warned)
 	}
+}
+
+// unknownContest is a batch of a vote cast d ahead of l's clock for a
+// contest castElection lacks: refused by a final record, whatever its
+// commit time.
+func (l castAwaits) unknownContest(d time.Duration) ballot.Batch {
+	b := l.batchCastIn(d)
+	b.Votes[0].Contest = "senate"
+	return b
+}
+
+// A read cut short by the reading batch's own stop says nothing of the
+// record: it is not logged as failed, and the next batch (another lane's)
+// reads the record at once instead of every lane going without it for
+// electionReread.
+func TestElectionReadCutByItsStop(t *testing.T) {
+	var logs logBuffer
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: closedElection(clk, time.Minute), gate: make(chan struct{})}
+	l := castAwaits{t, newCastLaneOn(t, Config{}, ledger, clk, logs.logger())}
+	stop, stopLane := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- l.awaitCastAt(context.Background(), stop, l.unknownContest(time.Second), l.castLane.held)
+	}()
+	waitFor(t, "the read", func() bool { return ledger.reads.Load() == 1 })
+	stopLane()
+	returned(t, done, context.Canceled)
+	if err := l.castLane.held.reclaim(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(ledger.gate)
+	l.notHeld("of an unknown contest, the election closed, the read before cut by its stop", l.unknownContest(time.Second))
+	if n := ledger.reads.Load(); n != 2 {
+		t.Errorf("the record read %d times, want twice (again at once after a read cut by its stop)", n)
+	}
+	if warned := logs.lines("cannot read the election record"); len(warned) != 0 {
+		t.Errorf("a read cut by its batch's stop logged as failed: %q", warned)
+	}
+}
+
+// A record of another election than the one the batcher was started for
+// (Config.Election: a network set up again under a running batcher) is not
+// judged by, even closed: it could refuse the new election's valid votes,
+// so every vote is waited for, and the read is logged as failed, naming
+// both elections. A record of its own election is.
+func TestCastWaitUsesOnlyItsElectionsRecord(t *testing.T) {
+	var logs logBuffer
+	clk := newFakeClock()
+	ledger := &electionLedger{Ledger: newFakeLedger(), e: closedElection(clk, time.Minute)}
+	ledger.e.ID = "OLD"
+	l := castAwaits{t, newCastLaneOn(t, Config{Election: "E1"}, ledger, clk, logs.logger())}
+	l.held("of an unknown contest, another election's record closed", l.unknownContest(time.Second), time.Second+castMargin)
+	warned := logs.lines("cannot read the election record")
+	if len(warned) != 1 || !strings.Contains(warned[0], "OLD") || !strings.Contains(warned[0], "E1") {
+		t.Errorf("want one warning naming both elections: %q", warned)
+	}
+	ledger.e.ID = "E1" // no read in flight
+	clk.Advance(electionReread)
+	l.notHeld("of an unknown contest, its election closed", l.unknownContest(time.Second))
 }
 
 // One read at a time: a batch arriving while the record is read waits for

@@ -147,16 +147,16 @@ func run(ctx context.Context) (err error) {
 	}
 	defer rdb.Close()
 
-	// serve runs the batcher on the partitions parts until ctx ends, with
-	// its metrics endpoint and the AOF check of its Redis.
-	serve := func(parts []string) error {
+	// serve runs the batcher of election id on the partitions parts until
+	// ctx ends, with its metrics endpoint and the AOF check of its Redis.
+	serve := func(id string, parts []string) error {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		b, err := batcher.New(batcher.Config{
 			Partitions: parts, BatchSize: *batchSize, Fill: *fill, MaxWait: *maxWait, Depth: *depth,
 			MaxInflight: *maxInflight, ShareVotes: *shareVotes, Tick: *tick, MaxGap: *maxGap, Behind: *behind, LedgerLag: *ledgerLag, LeaseTTL: *leaseTTL, CommitTimeout: *commitTimeout, DrainTimeout: *drainTimeout,
 			Failover: failoverTime,
-			Replicas: replicasFor(*replicas, rdb),
+			Replicas: replicasFor(*replicas, rdb), Election: id,
 		}, rdb, batcher.RoundRobin(fabricledger.New(ledger), gateways...), log, reg)
 		if err != nil {
 			return err
@@ -238,14 +238,14 @@ func gatewaysOf(flagValue, own string, p network.Profile, path string) ([]string
 }
 
 // servePartitions waits for the election to be on the ledger
-// (election.Await), then calls serve with its states, or with the flag's
-// list if partitionsOfElection accepts it, and returns what serve returns;
-// otherwise serve is not called. A stop (ctx ended) before the record was
-// read is no failure: nil (election.StopIsNoFailure), exit 0. A refused
-// list is an error even if ctx has ended since the record was read: a
-// refused start must exit 1, not 0 as a clean stop does, or a supervisor
-// would take it for one.
-func servePartitions(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger, serve func(parts []string) error) error {
+// (election.Await), then calls serve with its ID and its states, or the
+// flag's list if partitionsOfElection accepts it, and returns what serve
+// returns; otherwise serve is not called. A stop (ctx ended) before the
+// record was read is no failure: nil (election.StopIsNoFailure), exit 0. A
+// refused list is an error even if ctx has ended since the record was
+// read: a refused start must exit 1, not 0 as a clean stop does, or a
+// supervisor would take it for one.
+func servePartitions(ctx context.Context, listed []string, ledger election.Source, log *slog.Logger, serve func(id string, parts []string) error) error {
 	e, err := election.Await(ctx, ledger, election.Wait{
 		NotSetUp: "waiting for the election to be set up on the ledger",
 		Failed:   "cannot read the election yet", FailedLevel: slog.LevelWarn,
@@ -254,12 +254,12 @@ func servePartitions(ctx context.Context, listed []string, ledger election.Sourc
 		return election.StopIsNoFailure(ctx, err, "batcher", log)
 	}
 	if len(listed) == 0 {
-		return serve(e.States)
+		return serve(e.ID, e.States)
 	}
 	if err := partitionsOfElection(listed, e); err != nil {
 		return err
 	}
-	return serve(listed)
+	return serve(e.ID, listed)
 }
 
 // partitionsOfElection refuses (exit 1) a --partitions list naming states

@@ -168,7 +168,7 @@ func (l electionOnLedger) Election(context.Context) (*ballot.Election, error) { 
 // is called with (nil: not called) and returns nil, for the tests.
 func served(ctx context.Context, listed []string, ledger election.Source) (parts []string, err error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	err = servePartitions(ctx, listed, ledger, quiet, func(p []string) error {
+	err = servePartitions(ctx, listed, ledger, quiet, func(_ string, p []string) error {
 		parts = p
 		return nil
 	})

@@ -293,7 +293,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 	if o.metricsListen != "" {
 		msrv, err := cli.ServeMetrics("--metrics-listen", o.metricsListen, reg, log)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w, or leave it empty to serve /metrics on --listen", err) // listenError's fix, continued
 		}
 		defer msrv.Close() // after the loops' last metrics
 	}

@@ -51,8 +51,10 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// stopWorkers stops the workers before the test fails: none logs once
-	// the test ended (which panics), and no call outlives the cluster.
+	// stopWorkers stops the workers; a cleanup registered once they run,
+	// it runs before the cluster's and whatever ends the test (a t.Fatal
+	// here or in victim.Restart included): none logs once the test ended
+	// (which panics), and no call outlives the cluster.
 	stopWorkers := func() {
 		next.Store(int64(len(queue)))
 		cancel()
@@ -81,9 +83,9 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 			}
 		}()
 	}
+	t.Cleanup(stopWorkers)
 	for quarter := time.Now().Add(time.Minute); done.Load() < int64(len(queue))/4; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(quarter) {
-			stopWorkers()
 			t.Fatalf("%d of %d calls answered after a minute; want a quarter before the kill", done.Load(), len(queue))
 		}
 	}
@@ -91,7 +93,6 @@ func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
 	killed := time.Now()
 	for m := c.MasterOf(votequeue.StreamKey("CA")); m == nil || m == victim; m = c.MasterOf(votequeue.StreamKey("CA")) {
 		if time.Since(killed) > 30*time.Second {
-			stopWorkers()
 			t.Fatal("no replica promoted 30 s after the kill")
 		}
 		time.Sleep(100 * time.Millisecond)

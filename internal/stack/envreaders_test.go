@@ -18,7 +18,7 @@ func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	bin := t.TempDir()
 	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
 	dir := t.TempDir()
-	s, err := New(Config{Dir: dir, PortBase: 23100, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir})
+	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func TestApplicationOnTheClientsHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+	s, err := New(Config{Dir: t.TempDir(), PortBase: planBase, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
 		Election: "election.json", Gateways: 2, Batchers: 2, Redis: RedisCluster,
 		Hosts: hosts, Netns: map[string]string{network.ClientsHost: "vc9-clients"}})
 	if err != nil {
@@ -48,7 +48,7 @@ func TestApplicationOnTheClientsHost(t *testing.T) {
 			t.Errorf("service at %s, want on %s only", u, hosts.Clients.Addr)
 		}
 	}
-	if cfg := HAProxyConfig(s.Clients().Addr, 24880, []int{24860, 24861}, 15*time.Second, 15*time.Second); strings.Contains(cfg, "127.0.0.1") {
+	if cfg := HAProxyConfig(s.Clients().Addr, planBase+380, []int{planBase + 360, planBase + 361}, 15*time.Second, 15*time.Second); strings.Contains(cfg, "127.0.0.1") {
 		t.Errorf("HAProxy configuration names 127.0.0.1:\n%s", cfg)
 	}
 	mon := s.monitor()
@@ -74,7 +74,7 @@ func TestApplicationOnTheClientsHost(t *testing.T) {
 // listens, a URL the gateway accepts, so the voter page of `make up` links
 // to the explorer's results and verification pages.
 func TestGatewaysLinkToTheExplorer(t *testing.T) {
-	s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+	s, err := New(Config{Dir: t.TempDir(), PortBase: planBase, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
 		Election: "election.json", Gateways: 2, Batchers: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestGatewaysTrustHAProxy(t *testing.T) {
 		{spread, 3},
 		{network.OneHost(), 1},
 	} {
-		s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+		s, err := New(Config{Dir: t.TempDir(), PortBase: planBase, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
 			Election: "election.json", Gateways: c.gateways, Batchers: 1, Hosts: c.hosts})
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func argOf(args []string, flag string) string {
 // every other service, HAProxy among them, once its port accepts.
 func TestGatewaysStartWhenReady(t *testing.T) {
 	for _, gateways := range []int{1, 2} {
-		s, err := New(Config{Dir: t.TempDir(), PortBase: 24500, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
+		s, err := New(Config{Dir: t.TempDir(), PortBase: planBase, BinDir: "bin", FabricBin: "fabric", Builder: "builder",
 			Election: "election.json", Gateways: gateways, Batchers: 1})
 		if err != nil {
 			t.Fatal(err)
