@@ -203,12 +203,5 @@ func TestAbortCutsAShapeFetchOnTheWire(t *testing.T) {
 		}
 	}
 	d.Abort()
-	select {
-	case err := <-accepted:
-		if !errors.Is(err, ErrClosed) {
-			t.Fatalf("Accept whose shape fetch was on the wire as Abort came: %v; want ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept whose shape fetch was on the wire as Abort came has not returned 5 s later")
-	}
+	wantPrompt(t, accepted, ErrClosed, "Accept whose shape fetch was on the wire as Abort came")
 }

@@ -506,10 +506,10 @@ func (d *Deduper) cut(err error) error {
 
 // Abort ends the Deduper's work for a stop that has waited for its
 // Accepts in flight as long as it could (Config.MaxAcceptTime): every
-// later Accept, and every one still waiting for room in its lane or for
-// the ledger's exact check, fails with ErrClosed (not stored); one whose
-// vote is queued or in a call returns at once with ErrAborted (it may or
-// may not be stored). No call starts after it: a batch gathered then is
+// later Accept, and every one still waiting for its state's shape, for
+// room in its lane or for the ledger's exact check, fails with ErrClosed
+// (not stored); one whose vote is queued or in a call (its exact check's
+// too) returns at once with ErrAborted (it may or may not be stored). No call starts after it: a batch gathered then is
 // dropped; a call in flight ends by its own timeouts (a try within
 // CallTimeout + ReplicaTimeout, with no further try). Close must still be
 // called.

@@ -393,14 +393,7 @@ func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	d.Abort()
-	select {
-	case err := <-submitted:
-		if !errors.Is(err, ErrAborted) {
-			t.Fatalf("Accept queued as Abort came: %v; want ErrAborted", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept queued as Abort came has not returned 5 s later")
-	}
+	wantPrompt(t, submitted, ErrAborted, "Accept queued as Abort came")
 	f.release <- struct{}{} // the call in flight ends
 	answered(t, first)
 	for i, p := range rest {
@@ -416,6 +409,20 @@ func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 	noCall(t, f)
 	if _, err := d.Accept(context.Background(), Attempt{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Accept after Abort: %v; want ErrClosed", err)
+	}
+}
+
+// wantPrompt waits up to 5 s for the error of what (an Accept or submit
+// as Abort came) on got, and wants it to be want.
+func wantPrompt(t *testing.T, got <-chan error, want error, what string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: %v; want %v", what, err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s has not returned 5 s later", what)
 	}
 }
 
