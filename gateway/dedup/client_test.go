@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/votechain/votechain/ballot"
 )
 
 // fakeRedis is a Redis server that answers the client's handshake (HELLO
@@ -178,4 +181,27 @@ func TestIntakeScriptIsNotSentTwice(t *testing.T) {
 	if n := f.targets.Load(); n != 1 {
 		t.Fatalf("EVALSHA sent %d times; want once", n)
 	}
+}
+
+// TestAbortCutsAShapeFetchOnTheWire: Abort ends at once, with ErrClosed
+// (nothing stored), an Accept whose state's shape fetch waits for a Redis
+// that does not answer, though go-redis does not cut a command it sent
+// for its context. It returned at CallTimeout (a minute here).
+func TestAbortCutsAShapeFetchOnTheWire(t *testing.T) {
+	f := startFakeRedis(t, "SET", false)
+	cfg := Config{CallTimeout: time.Minute}
+	d := New(tunedClient(t, f.addr, cfg), nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(d.Close)
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := d.Accept(context.Background(), Attempt{Vote: ballot.Vote{State: "CA"}})
+		accepted <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); f.targets.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shape's SET did not reach Redis within 5 s")
+		}
+	}
+	d.Abort()
+	wantPrompt(t, accepted, ErrClosed, "Accept whose shape fetch was on the wire as Abort came")
 }

@@ -146,8 +146,9 @@ var ErrClosed = errors.New("dedup: closed")
 var ErrAborted = errors.New("dedup: aborted during the vote's call")
 
 // ErrBusy means a vote found its lane's queue full (Workers batches of
-// MaxBatch votes waiting for Redis) and no room in it within CallTimeout:
-// it was not stored.
+// MaxBatch votes waiting for Redis) and no room in it within the longest
+// intake call (CallTimeout on a single server without replicas, else one
+// that waits out a failover: see Config.MaxAcceptTime): it was not stored.
 var ErrBusy = errors.New("dedup: too many votes waiting for Redis")
 
 // Outcome is what happened to an attempt.
@@ -262,21 +263,46 @@ func DefaultConfig() Config {
 // (its calls wait out failovers even with Replicas 0). One Redis intake
 // call takes at most CallTimeout on a single server without replicas,
 // else FailoverWait, failoverRetryPause, then a last try of CallTimeout +
-// ReplicaTimeout. An Accept may fetch its state's shape (CallTimeout, once
-// per state), wait for room in its lane's queue (CallTimeout, then
-// ErrBusy), wait there for the calls in flight (a full queue is one batch
-// per worker, all taken once they end) and up to Linger, then for its own
-// call, which ignores ctx once queued, and on a Bloom maybe-seen ask the
-// ledger (LedgerTimeout) and make one more call: 2 × CallTimeout + Linger
-// + LedgerTimeout + 3 calls, 48.3 s at the defaults over a Cluster or
-// with replicas, 15.0 s on a single server without.
+// ReplicaTimeout (callBound). An Accept may fetch its state's shape
+// (CallTimeout, once per state), wait for room in its lane's queue (a
+// call, then ErrBusy), wait there (queuedWait: the calls in flight, those
+// of the full batches queued ahead of it, Linger) for its own call, which
+// ignores ctx once queued, and on a Bloom maybe-seen ask the ledger
+// (LedgerTimeout) and make one more call: CallTimeout + Linger +
+// LedgerTimeout + 5 calls, 72.504 s at the defaults over a Cluster or with
+// replicas, 17.004 s on a single server without.
 func (c Config) MaxAcceptTime(cluster bool) time.Duration {
 	c = c.withDefaults()
-	call := c.CallTimeout
+	call := c.callBound(cluster)
+	return c.CallTimeout + call + c.queuedWait(call) + c.LedgerTimeout + call
+}
+
+// callBound is the longest one intake call takes: CallTimeout on a single
+// server without replicas, else the tries within FailoverWait and a last
+// one of CallTimeout + ReplicaTimeout (runReplicated).
+func (c Config) callBound(cluster bool) time.Duration {
 	if cluster || c.Replicas > 0 {
-		call = c.FailoverWait + failoverRetryPause + c.CallTimeout + c.ReplicaTimeout
+		return c.FailoverWait + failoverRetryPause + c.CallTimeout + c.ReplicaTimeout
 	}
-	return 2*c.CallTimeout + max(c.Linger, 0) + c.LedgerTimeout + 3*call
+	return c.CallTimeout
+}
+
+// queuedCalls is how many calls, each at most a call (callBound), a vote
+// queued in its lane waits through, its own included. The calls in flight
+// when it is queued end within one; the batches queued ahead of it, full
+// (a batch that is not takes every vote queued while it gathers), start by
+// then (the queue holds one batch per worker). If its own batch is under
+// GroupBatch, it waits for those calls to end, a second call, then has its
+// own: its wait can run through two calls before its own (not one: a
+// worker gathering holds off every other batch, but not the calls started
+// after the vote was queued; TestQueuedVoteWaitsTwoCalls).
+const queuedCalls = 3
+
+// queuedWait is the longest a vote waits in its lane once queued, to the
+// end of its own call, with calls of at most call: queuedCalls calls and
+// Linger.
+func (c Config) queuedWait(call time.Duration) time.Duration {
+	return max(c.Linger, 0) + queuedCalls*call
 }
 
 func (c Config) withDefaults() Config {
@@ -345,21 +371,29 @@ type Deduper struct {
 	// waiting for one return.
 	stop  context.Context
 	abort context.CancelFunc
+
+	// roomWait bounds a vote's wait for room in a full lane queue: the
+	// longest intake call over rdb (Config.callBound), so that a vote
+	// rides out what a call does (a failover) before ErrBusy.
+	roomWait time.Duration
 }
 
 // New returns a Deduper over rdb that asks ledger for exact checks.
 func New(rdb redis.UniversalClient, ledger NullifierLedger, cfg Config, log *slog.Logger) *Deduper {
 	stop, abort := context.WithCancel(context.Background())
+	cfg = cfg.withDefaults()
+	_, cluster := rdb.(*redis.ClusterClient)
 	return &Deduper{
-		stop:   stop,
-		abort:  abort,
-		rdb:    rdb,
-		ledger: ledger,
-		cfg:    cfg.withDefaults(),
-		log:    log,
-		script: redis.NewScript(scriptSource),
-		lanes:  make(map[string]*lane),
-		params: make(map[string]shape),
+		roomWait: cfg.callBound(cluster),
+		stop:     stop,
+		abort:    abort,
+		rdb:      rdb,
+		ledger:   ledger,
+		cfg:      cfg,
+		log:      log,
+		script:   redis.NewScript(scriptSource),
+		lanes:    make(map[string]*lane),
+		params:   make(map[string]shape),
 	}
 }
 
@@ -399,7 +433,9 @@ func (d *Deduper) Accept(ctx context.Context, a Attempt) (Result, error) {
 // exactCheck accepts a, whose Bloom filter answered maybe seen though its
 // voter is not recorded as voted, or records it as a duplicate, as the
 // ledger answers (within LedgerTimeout) whether its nullifier is used.
-// Abort cuts it: before its call with ErrClosed, during it with ErrAborted.
+// Abort cuts it at once: before its call with ErrClosed, during it with
+// ErrAborted (even with the call's command on the wire, which go-redis no
+// longer cuts for its context).
 func (d *Deduper) exactCheck(ctx context.Context, a Attempt) (Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -418,12 +454,46 @@ func (d *Deduper) exactCheck(ctx context.Context, a Attempt) (Result, error) {
 	if used {
 		mode = "dup"
 	}
-	out, err := d.call(ctx, mode, []*pending{{attempt: a}})
+	if d.stop.Err() != nil { // no call starts after Abort
+		return Result{}, fmt.Errorf("%w: exact check of %s cut before its call", ErrClosed, partition)
+	}
+	out, err := untilStop(d.stop, ErrAborted, func() ([]Result, error) {
+		return d.call(ctx, mode, []*pending{{attempt: a}})
+	})
 	if err != nil {
 		return Result{}, d.cut(err)
 	}
 	out[0].BloomMaybe = true
 	return out[0], nil
+}
+
+// untilStop returns f's results, run in a goroutine of its own, or aborted
+// as soon as stop ends before f returns (f runs on, its results dropped):
+// for a rare Redis call that Abort must cut although go-redis, once a
+// command is sent, waits for its answer or its deadline whatever its
+// context. An Accept's intake call is cut without a goroutine (submit).
+func untilStop[T any](stop context.Context, aborted error, f func() (T, error)) (T, error) {
+	type answer struct {
+		v   T
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		v, err := f()
+		done <- answer{v, err}
+	}()
+	select {
+	case a := <-done:
+		return a.v, a.err
+	case <-stop.Done():
+	}
+	select {
+	case a := <-done: // answered as Abort came
+		return a.v, a.err
+	default:
+		var zero T
+		return zero, aborted
+	}
 }
 
 // cut is err, a call's failure, marked ErrAborted if Abort came.
@@ -436,10 +506,10 @@ func (d *Deduper) cut(err error) error {
 
 // Abort ends the Deduper's work for a stop that has waited for its
 // Accepts in flight as long as it could (Config.MaxAcceptTime): every
-// later Accept, and every one still waiting for room in its lane or for
-// the ledger's exact check, fails with ErrClosed (not stored); one whose
-// vote is queued or in a call returns at once with ErrAborted (it may or
-// may not be stored). No call starts after it: a batch gathered then is
+// later Accept, and every one still waiting for its state's shape, for
+// room in its lane or for the ledger's exact check, fails with ErrClosed
+// (not stored); one whose vote is queued or in a call (its exact check's
+// too) returns at once with ErrAborted (it may or may not be stored). No call starts after it: a batch gathered then is
 // dropped; a call in flight ends by its own timeouts (a try within
 // CallTimeout + ReplicaTimeout, with no further try). Close must still be
 // called.

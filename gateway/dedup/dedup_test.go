@@ -730,14 +730,15 @@ func TestCallAboveLuaStackLimit(t *testing.T) {
 }
 
 // TestMaxAcceptTime pins the bound a stop waits for an Accept in flight:
-// at the defaults 15.004 s on a single Redis without replicas (2 s for the
-// state's shape, 2 s for room in the lane, 4 ms of linger, 5 s for the
-// ledger's exact check, three calls of 2 s: the one in flight, the vote's,
-// the exact check's), 48.304 s over a Redis Cluster or with replicas
-// (calls of 10 s failover wait, 100 ms, 2 s and 1 s); and it follows the
-// settings. It was 41.304 s for every mode, short of a full queue's wait
-// for room and of the ledger's answer, and 7.004 s too long for a single
-// Redis's worst case.
+// at the defaults 17.004 s on a single Redis without replicas (2 s for the
+// state's shape, a call for room in the lane, 4 ms of linger, 5 s for the
+// ledger's exact check, four calls of 2 s: the two a queued vote may wait
+// through, the vote's, the exact check's), 72.504 s over a Redis Cluster
+// or with replicas (calls of 10 s failover wait, 100 ms, 2 s and 1 s, the
+// wait for room one of them); and it follows the settings. It was
+// 48.304 s over a Cluster, counting one call before the vote's (not the
+// second, TestQueuedVoteWaitsTwoCalls) and 2 s for room (a failover's
+// wait, TestRoomWaitRidesOutAFailover), and 15.004 s on a single Redis.
 func TestMaxAcceptTime(t *testing.T) {
 	changed := Config{CallTimeout: time.Second, ReplicaTimeout: 500 * time.Millisecond, FailoverWait: 3 * time.Second, Linger: -1, LedgerTimeout: 2 * time.Second}
 	for _, c := range []struct {
@@ -746,11 +747,11 @@ func TestMaxAcceptTime(t *testing.T) {
 		cluster bool
 		want    time.Duration
 	}{
-		{"defaults, single", Config{}, false, 15004 * time.Millisecond},
-		{"defaults, cluster", Config{}, true, 48304 * time.Millisecond},
-		{"defaults, single with replicas", Config{Replicas: 1}, false, 48304 * time.Millisecond},
-		{"changed, single", changed, false, 7 * time.Second},          // 2×1 + 0 + 2 + 3×1
-		{"changed, cluster", changed, true, 17800 * time.Millisecond}, // 2×1 + 0 + 2 + 3×4.6
+		{"defaults, single", Config{}, false, 17004 * time.Millisecond},
+		{"defaults, cluster", Config{}, true, 72504 * time.Millisecond},
+		{"defaults, single with replicas", Config{Replicas: 1}, false, 72504 * time.Millisecond},
+		{"changed, single", changed, false, 8 * time.Second},  // 1 + 0 + 2 + 5×1
+		{"changed, cluster", changed, true, 26 * time.Second}, // 1 + 0 + 2 + 5×4.6
 	} {
 		if got := c.cfg.MaxAcceptTime(c.cluster); got != c.want {
 			t.Errorf("%s: %v; want %v", c.name, got, c.want)

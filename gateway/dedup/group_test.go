@@ -266,11 +266,111 @@ func TestRoomInTheQueueIsBounded(t *testing.T) {
 	}
 	f.release <- struct{}{}
 	answered(t, first)
-	<-queued[0].done // dropped, not called: the Deduper was aborted
+	select {
+	case <-queued[0].done: // dropped, not called: the Deduper was aborted
+	case <-time.After(5 * time.Second):
+		t.Fatal("vote queued before Abort: no answer 5 s after the call in flight ended")
+	}
 	if !errors.Is(queued[0].err, ErrClosed) {
 		t.Fatalf("vote queued before Abort, gathered after: %v; want ErrClosed", queued[0].err)
 	}
 	noCall(t, f)
+}
+
+// TestRoomWaitRidesOutAFailover: with replicas (or on a Cluster), where a
+// call waits out a failover (FailoverWait), a vote finding its lane's
+// queue full waits for room as long as a call may take (here 300 ms +
+// 100 ms + 50 ms + 50 ms), not CallTimeout (50 ms): the votes after the
+// first queue-full get through a failover too. It waited CallTimeout.
+func TestRoomWaitRidesOutAFailover(t *testing.T) {
+	cfg := Config{Workers: 1, MaxBatch: 1, CallTimeout: 50 * time.Millisecond, Replicas: 1, FailoverWait: 300 * time.Millisecond, ReplicaTimeout: 50 * time.Millisecond}
+	_, l, f, first := busyLane(t, cfg)
+	unholdOnFailure(t, f)
+	queued := send(t, l, 1) // fills the queue (1 worker × 1 vote)
+	start := time.Now()
+	err := l.enqueue(context.Background(), &pending{ctx: context.Background(), done: make(chan struct{})})
+	if took := time.Since(start); !errors.Is(err, ErrBusy) || took < 500*time.Millisecond {
+		t.Fatalf("enqueue on a full queue with replicas: %v after %v; want ErrBusy after 500ms (a call's longest)", err, took)
+	}
+	f.release <- struct{}{}
+	wantBatch(t, f, 1)
+	f.release <- struct{}{}
+	answered(t, append(first, queued...))
+}
+
+// TestEnqueueAfterAbortIsRefused: a vote reaching its lane after Abort
+// (past Accept's own check as Abort came) is refused with ErrClosed, not
+// stored, rather than queued and answered ErrAborted ("may have been
+// kept") though no call would take it. It was queued.
+func TestEnqueueAfterAbortIsRefused(t *testing.T) {
+	d, l, f := newGroupLane(t, Config{})
+	unholdOnFailure(t, f)
+	d.Abort()
+	if err := l.enqueue(context.Background(), &pending{ctx: context.Background(), done: make(chan struct{})}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("enqueue after Abort, room in the queue: %v; want ErrClosed", err)
+	}
+	if _, err := l.submit(context.Background(), Attempt{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after Abort: %v; want ErrClosed (not stored)", err)
+	}
+}
+
+// TestQueuedVoteWaitsTwoCalls: a vote queued behind a full batch, in a
+// batch of its own under GroupBatch, waits through two calls before its
+// own: the one in flight when it was queued, then the full batch's,
+// started after it was queued, which its small batch waits for (group
+// commit). Calls here take D each; the vote, queued a quarter of D into
+// the first call, is answered ~2.75 D later: more than the 2 D that
+// MaxAcceptTime counted for it (a call before its own), within queuedWait
+// (3 D).
+func TestQueuedVoteWaitsTwoCalls(t *testing.T) {
+	const D = 500 * time.Millisecond
+	cfg := Config{Workers: 2, MaxBatch: 2, GroupBatch: 2, Linger: -1, CallTimeout: D}
+	d := New(nil, nil, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	started := make(chan []*pending, 8)
+	l := d.startLane("CA", func(batch []*pending) {
+		started <- slices.Clone(batch)
+		time.Sleep(D) // a call that takes the longest a call may
+		for _, p := range batch {
+			p.res = Result{Outcome: Accepted}
+			close(p.done)
+		}
+	})
+	d.lanes["CA"] = l
+	t.Cleanup(d.Close)
+	call := func(want int) {
+		t.Helper()
+		select {
+		case b := <-started:
+			if len(b) != want {
+				t.Fatalf("call with %d votes, want %d", len(b), want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no call of %d votes within 10 s", want)
+		}
+	}
+	send(t, l, 1)
+	call(1) // worker 1 busy until D
+	firstAt := time.Now()
+	send(t, l, 2)
+	call(2) // worker 2 busy until ~D
+	time.Sleep(time.Until(firstAt.Add(D / 4)))
+	send(t, l, 2) // a full batch, queued ahead of the vote
+	queuedAt := time.Now()
+	vote := send(t, l, 1)
+	call(2) // the full batch's call, at ~D, once worker 1 is free
+	call(1) // the vote's: after the full batch's call, at ~2 D
+	select {
+	case <-vote[0].done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the vote has no answer 10 s after it was queued")
+	}
+	took := time.Since(queuedAt)
+	if took <= 2*D {
+		t.Fatalf("the vote was answered %v after it was queued; want ~2.75 × %v (it waits two calls before its own)", took, D)
+	}
+	if bound := d.cfg.queuedWait(d.cfg.callBound(false)); took > bound {
+		t.Fatalf("the vote was answered %v after it was queued, past queuedWait %v", took, bound)
+	}
 }
 
 // TestAbortEndsAcceptsAndCalls: Abort makes an Accept whose vote is queued
@@ -293,14 +393,7 @@ func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	d.Abort()
-	select {
-	case err := <-submitted:
-		if !errors.Is(err, ErrAborted) {
-			t.Fatalf("Accept queued as Abort came: %v; want ErrAborted", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Accept queued as Abort came has not returned 5 s later")
-	}
+	wantPrompt(t, submitted, ErrAborted, "Accept queued as Abort came")
 	f.release <- struct{}{} // the call in flight ends
 	answered(t, first)
 	for i, p := range rest {
@@ -316,6 +409,20 @@ func TestAbortEndsAcceptsAndCalls(t *testing.T) {
 	noCall(t, f)
 	if _, err := d.Accept(context.Background(), Attempt{}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Accept after Abort: %v; want ErrClosed", err)
+	}
+}
+
+// wantPrompt waits up to 5 s for the error of what (an Accept or submit
+// as Abort came) on got, and wants it to be want.
+func wantPrompt(t *testing.T, got <-chan error, want error, what string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: %v; want %v", what, err, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s has not returned 5 s later", what)
 	}
 }
 

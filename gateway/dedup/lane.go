@@ -81,8 +81,8 @@ type lane struct {
 }
 
 // submit queues a and waits for its call's answer: ErrBusy if the queue
-// has no room within CallTimeout, ErrClosed if Abort came before a was
-// queued, ErrAborted if after.
+// has no room within the longest call (Deduper.roomWait), ErrClosed if
+// Abort came before a was queued, ErrAborted if after.
 func (l *lane) submit(ctx context.Context, a Attempt) (Result, error) {
 	p := &pending{ctx: ctx, attempt: a, done: make(chan struct{})}
 	if err := l.enqueue(ctx, p); err != nil {
@@ -104,9 +104,11 @@ func (l *lane) submit(ctx context.Context, a Attempt) (Result, error) {
 	}
 }
 
-// enqueue puts p in the lane's queue, waiting for room up to CallTimeout
-// (then ErrBusy), for as long as ctx lasts and the Deduper is not aborted
-// (then ErrClosed): so an Accept's wait for its call is bounded
+// enqueue puts p in the lane's queue, waiting for room up to the longest
+// call (Deduper.roomWait: CallTimeout, or a failover's wait on a Cluster
+// or with replicas; then ErrBusy), for as long as ctx lasts and the
+// Deduper is not aborted (then ErrClosed, as after Abort: a vote queued
+// then would get no call): so an Accept's wait for its call is bounded
 // (Config.MaxAcceptTime), and a vote not let in gets a prompt refusal.
 func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	l.d.sendMu.RLock()
@@ -114,19 +116,24 @@ func (l *lane) enqueue(ctx context.Context, p *pending) error {
 	if l.d.closed {
 		return ErrClosed
 	}
+	select {
+	case <-l.d.stop.Done():
+		return ErrClosed
+	default:
+	}
 	p.at = time.Now()
 	select {
 	case l.queue <- p:
 		return nil
 	default: // full: wait, within bounds (no timer when there is room)
 	}
-	room := time.NewTimer(l.d.cfg.CallTimeout)
+	room := time.NewTimer(l.d.roomWait)
 	defer room.Stop()
 	select {
 	case l.queue <- p:
 		return nil
 	case <-room.C:
-		return fmt.Errorf("%w: lane %q had no room within %s", ErrBusy, l.key, l.d.cfg.CallTimeout)
+		return fmt.Errorf("%w: lane %q had no room within %s", ErrBusy, l.key, l.d.roomWait)
 	case <-l.d.stop.Done():
 		return ErrClosed
 	case <-ctx.Done():

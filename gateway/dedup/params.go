@@ -31,7 +31,8 @@ func (d *Deduper) Params(ctx context.Context, partition string) (bloom.Params, e
 // shape returns the partition's Bloom shape (Params) and roll layout
 // (votequeue.EnsureRoll, sized for ExpectedVoters if no roll was loaded),
 // fetched once. It touches no key of the vote queue, so the roll tools
-// (Rebuild), whose Redis user may not, ask it too.
+// (Rebuild), whose Redis user may not, ask it too. Abort ends its fetch at
+// once with ErrClosed (it stores no vote).
 func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 	d.mu.Lock()
 	s, ok := d.params[partition]
@@ -39,12 +40,21 @@ func (d *Deduper) shape(ctx context.Context, partition string) (shape, error) {
 	if ok {
 		return s, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
-	defer cancel()
 	def, err := bloom.ForCapacity(d.cfg.ExpectedVoters, d.cfg.FalsePositiveRate)
 	if err != nil {
 		return shape{}, fmt.Errorf("dedup: default Bloom size: %w", err)
 	}
+	if d.stop.Err() != nil {
+		return shape{}, ErrClosed
+	}
+	return untilStop(d.stop, ErrClosed, func() (shape, error) { return d.fetchShape(ctx, partition, def) })
+}
+
+// fetchShape fetches, within CallTimeout, and keeps the partition's shape,
+// def its Bloom shape if none is stored.
+func (d *Deduper) fetchShape(ctx context.Context, partition string, def bloom.Params) (s shape, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
+	defer cancel()
 	if s.bloom, err = EnsureParams(ctx, d.rdb, partition, def); err != nil {
 		return shape{}, err
 	}

@@ -468,11 +468,15 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 	case errors.Is(err, dedup.ErrAborted):
 		level, what, code, message = slog.LevelWarn, "vote's Redis call cut by the gateway's stop", codeStopping, "the gateway is stopping; retry later or on another gateway (a 409 duplicate on retry means the vote was kept)"
 	case errors.Is(err, dedup.ErrBusy):
-		level, what, code, message = slog.LevelWarn, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
+		// At debug: under a surge it comes for every vote refused, and the
+		// access log's warn line for the 503 (code overloaded) says it once.
+		level, what, code, message = slog.LevelDebug, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
 	case errors.Is(err, context.Canceled):
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
 	}
-	s.logger(c).Log(c.Request.Context(), level, what, "state", state, "err", err)
+	if ctx := c.Request.Context(); s.deps.Log.Enabled(ctx, level) {
+		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
+	}
 	s.unavailable(c, code, message)
 }
 

@@ -339,6 +339,30 @@ func TestUnavailable(t *testing.T) {
 			}
 		})
 	}
+	// A full queue for Redis refuses votes by the thousand in a surge: its
+	// line is at debug (it was at warn, beside the access log's warn line
+	// for the same 503).
+	t.Run("intake busy logs at debug", func(t *testing.T) {
+		var logs bytes.Buffer
+		f := newFixture(t, fixtureOpts{log: &logs, wrapIntake: func(in Intake) Intake { return failingIntake{in, dedup.ErrBusy} }})
+		f.enroll("v1", "c1", "CA")
+		wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeOverloaded)
+		var busy, warns int
+		for line := range strings.Lines(logs.String()) {
+			if strings.Contains(line, "too many votes waiting for Redis") {
+				busy++
+				if !strings.Contains(line, "level=DEBUG") {
+					t.Errorf("ErrBusy's line not at debug: %s", line)
+				}
+			}
+			if strings.Contains(line, "level=WARN") {
+				warns++
+			}
+		}
+		if busy != 1 || warns != 1 {
+			t.Errorf("%d ErrBusy lines, %d warn lines; want 1 each (the access log's):\n%s", busy, warns, logs.String())
+		}
+	})
 }
 
 // failingIntake is an Intake whose every Accept fails with err.

@@ -48,18 +48,18 @@ func TestResolveShape(t *testing.T) {
 // TestHAProxyConfig: HAProxy listens on the gateway's address, checks every
 // gateway's /readyz, never re-sends a request a gateway took, and ends a
 // soft stop within the gateways' grace, the longest a vote's Accept takes
-// (15.004 s over a single Redis, 48.304 s over a Redis Cluster at the
-// default flags) and haproxyStopMargin: 57.004 s and 90.304 s for 40 s
+// (17.004 s over a single Redis, 72.504 s over a Redis Cluster at the
+// default flags) and haproxyStopMargin: 59.004 s and 114.504 s for 40 s
 // (it was a fixed 15 s whatever the gateways' --shutdown-timeout, then
 // their grace and haproxyStopMargin, 42 s, which cut a vote waiting for a
 // Redis failover unanswered). It waits for a gateway's answer the longest
 // a vote takes there, its ledger read of 30 s, its Accept and 2 s, at
-// least 60 s: 80.304 s over a Cluster (60 s cut such a vote unanswered).
+// least 60 s: 104.504 s over a Cluster (60 s cut such a vote unanswered).
 func TestHAProxyConfig(t *testing.T) {
-	if cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 15004*time.Millisecond); !strings.Contains(cfg, "hard-stop-after 57004ms\n") || !strings.Contains(cfg, "timeout server 60000ms\n") {
-		t.Errorf("over a single Redis:\n%s\nwant hard-stop-after 57004ms, timeout server 60000ms", cfg)
+	if cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 17004*time.Millisecond); !strings.Contains(cfg, "hard-stop-after 59004ms\n") || !strings.Contains(cfg, "timeout server 60000ms\n") {
+		t.Errorf("over a single Redis:\n%s\nwant hard-stop-after 59004ms, timeout server 60000ms", cfg)
 	}
-	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 48304*time.Millisecond)
+	cfg := HAProxyConfig("127.0.0.1", 27380, []int{27360, 27361}, 40*time.Second, 72504*time.Millisecond)
 	for _, want := range []string{
 		"bind 127.0.0.1:27380",
 		"option httpchk GET /readyz",
@@ -68,8 +68,8 @@ func TestHAProxyConfig(t *testing.T) {
 		"server gateway1 127.0.0.1:27361 check",
 		"option redispatch",
 		"source 127.0.0.1",
-		"hard-stop-after 90304ms",
-		"timeout server 80304ms",
+		"hard-stop-after 114504ms",
+		"timeout server 104504ms",
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("configuration lacks %q:\n%s", want, cfg)
@@ -180,14 +180,14 @@ func TestLedgerPriority(t *testing.T) {
 
 // TestHAProxyFollowsTheGatewaysShutdownTimeout: the configuration Up
 // writes bounds HAProxy's soft stop by the gateways' --shutdown-timeout,
-// the longest a vote's Accept takes (15.004 s over the stand-in system's
+// the longest a vote's Accept takes (17.004 s over the stand-in system's
 // single Redis at the default flags) and haproxyStopMargin:
 // GATEWAY_SHUTDOWN_TIMEOUT when set, else the default the gateway binary's
 // --help states (a stand-in's 7s here; the caller's GATEWAY_ settings are
 // cleared first); a value the gateways would refuse is refused. The Accept
 // is the one at the Redis flags the gateways read from GATEWAY_*:
-// GATEWAY_REDIS_TIMEOUT=5s makes it 30.004 s, GATEWAY_REDIS_REPLICAS=1
-// 48.304 s (the bound was 15.004 s whatever they set). The configuration
+// GATEWAY_REDIS_TIMEOUT=5s makes it 35.004 s, GATEWAY_REDIS_REPLICAS=1
+// 72.504 s (the bound was the default flags' whatever they set). The configuration
 // of an HAProxy that runs is left as it is: the one stopping it reads.
 func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	s, dir, _ := standInGatewayStack(t, 2)
@@ -203,12 +203,12 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 24004ms\n") {
-		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 24004ms", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 26004ms\n") {
+		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 26004ms", cfg)
 	}
 	for _, c := range []struct{ env, value, want string }{
-		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 39004ms\n"}, // 7 s, 2 × 5 s + 4 ms + 5 s + 3 × 5 s and 2 s
-		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 57304ms\n"}, // calls of 13.1 s
+		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 44004ms\n"}, // 7 s, 5 s + 5 s + 4 ms + 5 s + 4 × 5 s and 2 s
+		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 81504ms\n"}, // calls of 13.1 s
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			t.Setenv(c.env, c.value)
@@ -228,8 +228,8 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 47004ms\n") {
-		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=30s:\n%s\nwant hard-stop-after 47004ms", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 49004ms\n") {
+		t.Errorf("with GATEWAY_SHUTDOWN_TIMEOUT=30s:\n%s\nwant hard-stop-after 49004ms", cfg)
 	}
 	t.Setenv("GATEWAY_SHUTDOWN_TIMEOUT", "-1s")
 	if err := s.writeHAProxy(ctx); err == nil || !strings.Contains(err.Error(), "GATEWAY_SHUTDOWN_TIMEOUT") {
@@ -240,8 +240,8 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	if err := s.writeHAProxy(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 47004ms\n") {
-		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 47004ms)", cfg)
+	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 49004ms\n") {
+		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 49004ms)", cfg)
 	}
 }
 

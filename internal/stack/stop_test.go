@@ -288,11 +288,11 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 // records the --shutdown-timeout it runs with (GATEWAY_SHUTDOWN_TIMEOUT,
 // else its --help default, a stand-in's 7s here), and Down and
 // StopRecorded alike wait that and gatewayStopMargin after its SIGTERM
-// before SIGKILL, never less than appStopGrace: 59.004 s for 7s over the
-// stand-in's single Redis (the 15.004 s the gateway waits for votes being
+// before SIGKILL, never less than appStopGrace: 61.004 s for 7s over the
+// stand-in's single Redis (the 17.004 s the gateway waits for votes being
 // stored at the default Redis flags, the intake log's 30 s to anchor the
-// last votes and 7 s), 125.304 s for 40s with GATEWAY_REDIS_REPLICAS=1
-// (Accepts of up to 48.304 s, as over a Cluster), 100.304 s for a
+// last votes and 7 s), 149.504 s for 40s with GATEWAY_REDIS_REPLICAS=1
+// (Accepts of up to 72.504 s, as over a Cluster), 124.504 s for a
 // gateway whose record has its 15s but no longest Accept (one the previous
 // version started: the Cluster's margin at the default flags), and
 // appStopGrace for a gateway with no record (an older version's). Both
@@ -325,8 +325,8 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 	if err := s.save(); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]time.Duration{"gateway0": 59004 * time.Millisecond, "gateway1": 125304 * time.Millisecond, "gateway2": appStopGrace,
-		"gateway3": 100304 * time.Millisecond, "batcher0": appStopGrace}
+	want := map[string]time.Duration{"gateway0": 61004 * time.Millisecond, "gateway1": 149504 * time.Millisecond, "gateway2": appStopGrace,
+		"gateway3": 124504 * time.Millisecond, "batcher0": appStopGrace}
 
 	waits := func(stopAll func(stopFunc) error) map[string]time.Duration {
 		t.Helper()
@@ -361,10 +361,10 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 // --shutdown-timeout and a margin of its recorded longest Accept
 // (gatewayMaxAcceptFile), the intake log's 30 s and 7 s. At the default
 // Redis flags the longest Accept over a single Redis without replicas is
-// 15.004 s (2 s for its state's shape, 2 s for room in its lane, 4 ms of
-// linger, 5 s for the ledger's exact check and three calls of 2 s), over
-// a Redis Cluster 48.304 s (calls of 13.1 s: the failover wait, 100 ms
-// and a last try of 3 s). A gateway with no such record (an older
+// 17.004 s (2 s for its state's shape, a call of 2 s for room in its
+// lane, 4 ms of linger, 5 s for the ledger's exact check and four calls
+// of 2 s), over a Redis Cluster 72.504 s (calls of 13.1 s: the failover
+// wait, 100 ms and a last try of 3 s). A gateway with no such record (an older
 // version's, whose Redis flags are unknown) gets the Cluster's margin at
 // the default flags, the largest. The margin followed shape.json's Redis
 // at the default flags, whatever flags the gateway read.
@@ -383,11 +383,11 @@ func TestGatewayStopMarginFollowsTheRecord(t *testing.T) {
 		maxAccept string // "": none
 		want      time.Duration
 	}{
-		{"15.004s\n", 15*time.Second + 52004*time.Millisecond},
-		{"48.304s\n", 15*time.Second + 85304*time.Millisecond},
+		{"17.004s\n", 15*time.Second + 54004*time.Millisecond},
+		{"72.504s\n", 15*time.Second + 109504*time.Millisecond},
 		{"30.004s\n", 15*time.Second + 67004*time.Millisecond}, // GATEWAY_REDIS_TIMEOUT=5s on a single Redis
-		{"", 15*time.Second + 85304*time.Millisecond},
-		{"x", 15*time.Second + 85304*time.Millisecond},
+		{"", 15*time.Second + 109504*time.Millisecond},
+		{"x", 15*time.Second + 109504*time.Millisecond},
 	} {
 		path := gatewayMaxAcceptFile(dir, "gateway")
 		os.Remove(path)
