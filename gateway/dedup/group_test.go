@@ -368,9 +368,8 @@ func TestQueuedVoteWaitsTwoCalls(t *testing.T) {
 	if took <= 2*D {
 		t.Fatalf("the vote was answered %v after it was queued; want ~2.75 × %v (it waits two calls before its own)", took, D)
 	}
-	if bound := d.cfg.queuedWait(d.cfg.callBound(false)); took > bound {
-		t.Fatalf("the vote was answered %v after it was queued, past queuedWait %v", took, bound)
-	}
+	// No upper bound on took: a slow machine adds its own delays to the
+	// calls' D; queuedWait's three calls are pinned by TestMaxAcceptTime.
 }
 
 // TestAbortEndsAcceptsAndCalls: Abort makes an Accept whose vote is queued
