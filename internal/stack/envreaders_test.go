@@ -1,9 +1,14 @@
 package stack
 
 import (
+	"context"
+	"flag"
+	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -14,9 +19,25 @@ import (
 // default (the batcher's --ledger-lag, 1s), a misspelt one is unread with
 // the right name suggested, and one for a flag the stack gives each
 // instance (the gateway's --redis-addr, the explorer's --db) is unread.
+// The gateway's flags gatewayMaxAccept reads (gatewayAcceptFlags) are in
+// its --help at the defaults gatewayMaxAccept assumes.
 func TestEnvReadersAgainstTheCommands(t *testing.T) {
 	bin := t.TempDir()
 	nettest.Commands(t, bin, "batcher", "gateway", "explorer")
+	help, err := cli.CommandFlags(context.Background(), filepath.Join(bin, "gateway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	gatewayAcceptFlags(fs, new(dedup.Config), new(bool))
+	fs.VisitAll(func(f *flag.Flag) {
+		i := slices.IndexFunc(help, func(h cli.HelpFlag) bool { return h.Name == f.Name })
+		if i < 0 {
+			t.Errorf("gatewayMaxAccept reads %s; the gateway's --help has no --%s", cli.EnvName("GATEWAY", f.Name), f.Name)
+		} else if help[i].Default != f.DefValue {
+			t.Errorf("gatewayMaxAccept assumes --%s defaults to %s; the gateway's --help says %s", f.Name, f.DefValue, help[i].Default)
+		}
+	})
 	dir := t.TempDir()
 	s, err := New(Config{Dir: dir, PortBase: planBase, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir})
 	if err != nil {

@@ -309,27 +309,41 @@ func haproxyServerTimeout(maxAccept time.Duration) string {
 	return fmt.Sprintf("%dms", max(60*time.Second, gatewayLedgerRead+maxAccept+haproxyStopMargin).Milliseconds())
 }
 
+// gatewayAcceptFlags registers on fs, at the gateway's defaults, the
+// gateway's flags that bound its Accept, into c and cluster:
+// --redis-timeout, --redis-replicas (-1: 1 on a Redis Cluster, 0 on a
+// single server), --redis-replica-timeout, --redis-failover-wait,
+// --linger, --ledger-check-timeout and --redis-cluster (one address that is
+// a Redis Cluster). gatewayMaxAccept reads them; the tests hold them to the
+// gateway's --help.
+func gatewayAcceptFlags(fs *flag.FlagSet, c *dedup.Config, cluster *bool) {
+	d := dedup.DefaultConfig()
+	fs.DurationVar(&c.CallTimeout, "redis-timeout", d.CallTimeout, "")
+	fs.IntVar(&c.Replicas, "redis-replicas", -1, "")
+	fs.DurationVar(&c.ReplicaTimeout, "redis-replica-timeout", d.ReplicaTimeout, "")
+	fs.DurationVar(&c.FailoverWait, "redis-failover-wait", d.FailoverWait, "")
+	fs.DurationVar(&c.Linger, "linger", d.Linger, "")
+	fs.DurationVar(&c.LedgerTimeout, "ledger-check-timeout", d.LedgerTimeout, "")
+	fs.BoolVar(cluster, "redis-cluster", false, "")
+}
+
 // gatewayMaxAccept is the longest Accept (dedup.Config.MaxAcceptTime) of
 // the gateways Up starts, over the system's Redis, at the Redis flags they
 // read from GATEWAY_* (cli.ApplyEnv; the stack gives none of them on their
-// command line), dedup's defaults for those unset: --redis-timeout,
-// --redis-replicas, --redis-replica-timeout, --redis-failover-wait,
-// --linger and --ledger-check-timeout (a --linger of 0, never to the
-// gateway, counts as dedup's 4 ms here: 4 ms more). A value no such flag
+// command line), the gateway's defaults for those unset
+// (gatewayAcceptFlags; a --linger of 0, never to the gateway, counts as
+// dedup's 4 ms here: 4 ms more). GATEWAY_REDIS_CLUSTER=true over a single
+// Redis gives the gateways a Redis Cluster's bound. A value no such flag
 // takes is refused, naming the variable.
 func (s *Stack) gatewayMaxAccept() (time.Duration, error) {
 	var c dedup.Config
+	var cluster bool
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.DurationVar(&c.CallTimeout, "redis-timeout", 0, "")
-	fs.IntVar(&c.Replicas, "redis-replicas", 0, "")
-	fs.DurationVar(&c.ReplicaTimeout, "redis-replica-timeout", 0, "")
-	fs.DurationVar(&c.FailoverWait, "redis-failover-wait", 0, "")
-	fs.DurationVar(&c.Linger, "linger", 0, "")
-	fs.DurationVar(&c.LedgerTimeout, "ledger-check-timeout", 0, "")
+	gatewayAcceptFlags(fs, &c, &cluster)
 	if err := cli.ApplyEnv(fs, "GATEWAY"); err != nil {
 		return 0, fmt.Errorf("the gateways' longest Accept, which their stop waits for: %w", err)
 	}
-	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster), nil
+	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster || cluster), nil
 }
 
 // gatewayShutdownTimeout is the --shutdown-timeout of the gateways Up

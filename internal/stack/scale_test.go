@@ -187,7 +187,8 @@ func TestLedgerPriority(t *testing.T) {
 // cleared first); a value the gateways would refuse is refused. The Accept
 // is the one at the Redis flags the gateways read from GATEWAY_*:
 // GATEWAY_REDIS_TIMEOUT=5s makes it 35.004 s, GATEWAY_REDIS_REPLICAS=1
-// 72.504 s (the bound was the default flags' whatever they set). The configuration
+// and GATEWAY_REDIS_CLUSTER=true 72.504 s (the bound was the default
+// flags' whatever they set). The configuration
 // of an HAProxy that runs is left as it is: the one stopping it reads.
 func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	s, dir, _ := standInGatewayStack(t, 2)
@@ -207,8 +208,9 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 26004ms", cfg)
 	}
 	for _, c := range []struct{ env, value, want string }{
-		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 44004ms\n"}, // 7 s, 5 s + 5 s + 4 ms + 5 s + 4 × 5 s and 2 s
-		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 81504ms\n"}, // calls of 13.1 s
+		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 44004ms\n"},   // 7 s, 5 s + 5 s + 4 ms + 5 s + 4 × 5 s and 2 s
+		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 81504ms\n"},   // calls of 13.1 s
+		{"GATEWAY_REDIS_CLUSTER", "true", "hard-stop-after 81504ms\n"}, // one address that is a Cluster: calls of 13.1 s
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			t.Setenv(c.env, c.value)

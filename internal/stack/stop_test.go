@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
@@ -385,7 +387,7 @@ func TestGatewayStopMarginFollowsTheRecord(t *testing.T) {
 	}{
 		{"17.004s\n", 15*time.Second + 54004*time.Millisecond},
 		{"72.504s\n", 15*time.Second + 109504*time.Millisecond},
-		{"30.004s\n", 15*time.Second + 67004*time.Millisecond}, // GATEWAY_REDIS_TIMEOUT=5s on a single Redis
+		{"35.004s\n", 15*time.Second + 72004*time.Millisecond}, // GATEWAY_REDIS_TIMEOUT=5s on a single Redis
 		{"", 15*time.Second + 109504*time.Millisecond},
 		{"x", 15*time.Second + 109504*time.Millisecond},
 	} {
@@ -406,12 +408,16 @@ func TestGatewayStopMarginFollowsTheRecord(t *testing.T) {
 // dir whose binaries, in the folder bin, are a stand-in gateway: with
 // --help it prints a gateway's help, --shutdown-timeout defaulting to 7s;
 // otherwise it sleeps for as many seconds as its argument. The caller's
-// GATEWAY_SHUTDOWN_TIMEOUT and GATEWAY_ Redis flags (a shell's, CI's) are
-// cleared for the test; its Redis is a single server.
+// GATEWAY_SHUTDOWN_TIMEOUT and the GATEWAY_ variables of gatewayAcceptFlags
+// (a shell's, CI's) are cleared for the test; its Redis is a single server.
 func standInGatewayStack(t *testing.T, gateways int) (s *Stack, dir, bin string) {
 	t.Helper()
-	for _, flag := range []string{"shutdown-timeout", "redis-timeout", "redis-replicas", "redis-replica-timeout", "redis-failover-wait", "linger", "ledger-check-timeout"} {
-		env := cli.EnvName("GATEWAY", flag)
+	names := []string{"shutdown-timeout"}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	gatewayAcceptFlags(fs, new(dedup.Config), new(bool))
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	for _, name := range names {
+		env := cli.EnvName("GATEWAY", name)
 		t.Setenv(env, "") // restored after the test
 		if err := os.Unsetenv(env); err != nil {
 			t.Fatal(err)
