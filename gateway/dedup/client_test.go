@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
 )
 
 // fakeRedis is a Redis server that answers the client's handshake (HELLO
@@ -79,32 +83,40 @@ func (f *fakeRedis) serve(conn net.Conn) {
 // readCommand reads one RESP command (an array of bulk strings) and
 // returns its name.
 func readCommand(r *bufio.Reader) (string, error) {
+	args, err := readArgs(r)
+	if err != nil || len(args) == 0 {
+		return "", err
+	}
+	return args[0], nil
+}
+
+// readArgs reads one RESP command (an array of bulk strings): its name and
+// arguments.
+func readArgs(r *bufio.Reader) ([]string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "*")))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	var name string
-	for i := range n {
+	args := make([]string, 0, n)
+	for range n {
 		if line, err = r.ReadString('\n'); err != nil {
-			return "", err
+			return nil, err
 		}
 		size, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "$")))
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		arg := make([]byte, size+2)
 		if _, err := io.ReadFull(r, arg); err != nil {
-			return "", err
+			return nil, err
 		}
-		if i == 0 {
-			name = string(arg[:size])
-		}
+		args = append(args, string(arg[:size]))
 	}
-	return name, nil
+	return args, nil
 }
 
 // tunedClient is a client of addr with TuneClient's options for the
@@ -204,4 +216,105 @@ func TestAbortCutsAShapeFetchOnTheWire(t *testing.T) {
 	}
 	d.Abort()
 	wantPrompt(t, accepted, ErrClosed, "Accept whose shape fetch was on the wire as Abort came")
+}
+
+// holdingProxy is a proxy to the Redis at upstream that passes every
+// command on but holds, counted, one with an argument hold (never sent on,
+// never answered; until the test's cleanup closes its connection).
+type holdingProxy struct {
+	addr string
+	hold string
+	held atomic.Int64
+}
+
+func startHoldingProxy(t *testing.T, upstream, hold string) *holdingProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &holdingProxy{addr: ln.Addr().String(), hold: hold}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", upstream)
+			if err != nil {
+				conn.Close()
+				continue
+			}
+			t.Cleanup(func() { conn.Close(); up.Close() })
+			go func() { _, _ = io.Copy(conn, up) }()
+			go p.serve(conn, up)
+		}
+	}()
+	return p
+}
+
+func (p *holdingProxy) serve(conn, up net.Conn) {
+	r := bufio.NewReader(conn)
+	for {
+		args, err := readArgs(r)
+		if err != nil {
+			return
+		}
+		if slices.Contains(args, p.hold) {
+			p.held.Add(1)
+			_, _ = io.Copy(io.Discard, conn)
+			return
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := io.WriteString(up, b.String()); err != nil {
+			return
+		}
+	}
+}
+
+// TestAbortCutsAnExactCheckOnTheWire: Abort ends at once, with ErrAborted
+// (its vote may be stored), an Accept whose exact check's call (the
+// script in mode force, after a Bloom maybe-seen and the ledger's "unused")
+// waits for a Redis that does not answer, though go-redis does not cut a
+// command it sent for its context. Without untilStop it returned at
+// CallTimeout (a minute here).
+func TestAbortCutsAnExactCheckOnTheWire(t *testing.T) {
+	srv := redistest.Start(t)
+	f := &fixture{srv: srv, rdb: srv.Client(), ledger: &fakeLedger{}}
+	saturate(t, f, "CA")
+	n := f.voter(t, "CA", true)
+	p := startHoldingProxy(t, srv.Addr, "force")
+	cfg := Config{CallTimeout: time.Minute}
+	opts := srv.Options(redisserver.UserGateway)
+	ropts := &redis.UniversalOptions{Addrs: []string{p.addr}, Username: opts.Username, Password: opts.Password}
+	TuneClient(ropts, cfg)
+	rdb := redis.NewUniversalClient(ropts)
+	t.Cleanup(func() { rdb.Close() })
+	d := New(rdb, f.ledger, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	t.Cleanup(d.Close)
+	accepted := make(chan error, 1)
+	go func() {
+		_, err := d.Accept(context.Background(), attempt(t, "CA", n))
+		accepted <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); p.held.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			select {
+			case err := <-accepted:
+				t.Fatalf("Accept returned %v before its exact check's call reached Redis", err)
+			default:
+			}
+			t.Fatal("the exact check's call did not reach Redis within 10 s")
+		}
+	}
+	if f.ledger.calls.Load() != 1 {
+		t.Fatalf("ledger asked %d times; want once, before the exact check's call", f.ledger.calls.Load())
+	}
+	d.Abort()
+	wantPrompt(t, accepted, ErrAborted, "Accept whose exact check's call was on the wire as Abort came")
 }
