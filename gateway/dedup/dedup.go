@@ -509,13 +509,20 @@ func (d *Deduper) cut(err error) error {
 // later Accept, and every one still waiting for its state's shape, for
 // room in its lane or for the ledger's exact check, fails with ErrClosed
 // (not stored); one whose vote is queued or in a call (its exact check's
-// too) returns at once with ErrAborted (it may or may not be stored). No call starts after it: a batch gathered then is
-// dropped; a call in flight ends by its own timeouts (a try within
-// CallTimeout + ReplicaTimeout, with no further try). Close must still be
-// called.
+// too) returns at once with ErrAborted (it may or may not be stored). No
+// call starts after it: a batch gathered then is dropped; a call in flight
+// ends by its own timeouts (a try within CallTimeout + ReplicaTimeout, with
+// no further try). Close must still be called; it does not wait for a
+// state's shape fetch or an exact check's call that Abort cut on the wire:
+// such a call ends within CallTimeout + ReplicaTimeout, and its vote may
+// be stored though its Accept answered ErrAborted.
 func (d *Deduper) Abort() { d.abort() }
 
-// Close stops the batching workers after the calls in flight.
+// Close stops the batching workers after the calls in flight. A state's
+// shape fetch or an exact check's call that Abort cut on the wire is not
+// waited for (it ends within CallTimeout + ReplicaTimeout; the exact
+// check's vote may be stored, and its Accept answered ErrAborted, which
+// says so).
 func (d *Deduper) Close() {
 	d.sendMu.Lock()
 	if !d.closed {

@@ -610,7 +610,7 @@ func gatewayMaxAcceptFile(dir, name string) string {
 // --shutdown-timeout record but no gatewayMaxAcceptFile (one an older
 // version started, which may have read any Redis flags from GATEWAY_*):
 // the longest at the default flags, a Redis Cluster's, 72.5 s, which holds
-// the 41.3 s the last such version waited.
+// the 48.3 s the last such version waited.
 func unrecordedMaxAccept() time.Duration { return dedup.Config{}.MaxAcceptTime(true) }
 
 // recordGatewayShutdown writes the --shutdown-timeout the gateway name is
