@@ -119,7 +119,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "batcher_cast_wait_seconds_total", Help: "Time in seconds batches were held until this batcher's clock passed their votes' cast_at, summed over batches.",
 		}),
 		castHeld: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "batcher_cast_held_batches", Help: "Batches held now, before their first submission, until this batcher's clock passes their votes' cast_at (counted in batcher_inflight_batches too, though not submitted).",
+			Name: "batcher_cast_held_batches", Help: "Batches held now, before their first submission, until this batcher's clock passes their votes' cast_at, or while it reads the election record for them (up to 5 s) (counted in batcher_inflight_batches too, though not submitted).",
 		}),
 	}
 	stage := prometheus.NewHistogramVec(prometheus.HistogramOpts{

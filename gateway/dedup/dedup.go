@@ -514,8 +514,9 @@ func (d *Deduper) cut(err error) error {
 // ends by its own timeouts (a try within CallTimeout + ReplicaTimeout, with
 // no further try). Close must still be called; it does not wait for a
 // state's shape fetch or an exact check's call that Abort cut on the wire:
-// such a call ends within CallTimeout + ReplicaTimeout, and its vote may
-// be stored though its Accept answered ErrAborted.
+// such a call ends within CallTimeout + ReplicaTimeout; an exact check's
+// vote may be stored though its Accept answered ErrAborted (a cut shape
+// fetch's Accept answers ErrClosed: nothing stored).
 func (d *Deduper) Abort() { d.abort() }
 
 // Close stops the batching workers after the calls in flight. A state's
