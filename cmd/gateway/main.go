@@ -356,7 +356,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 		return err // no loop started
 	}
 
-	front.Serve(g.api)
+	front.SwitchToAPI(g.api)
 	log.Info("gateway serving its API", "addr", ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
 	var serveFailed error
 	select {

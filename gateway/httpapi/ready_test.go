@@ -216,10 +216,10 @@ func TestLedgerProbeStates(t *testing.T) {
 	want("shutting down", ledgerUnreachable, 7.5, 0, okAt)
 }
 
-// TestFrontWhileStarting: before Serve, the front answers /healthz 200,
+// TestFrontWhileStarting: before SwitchToAPI, the front answers /healthz 200,
 // /readyz and every other route, the API's among them, 503 starting with
 // Retry-After in the API's error shape, and /metrics with gateway_starting
-// 1, logging each request at debug level with its id; after Serve it
+// 1, logging each request at debug level with its id; after SwitchToAPI it
 // answers as the API (/readyz 200, /metrics with gateway_starting 0).
 func TestFrontWhileStarting(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
@@ -265,7 +265,7 @@ func TestFrontWhileStarting(t *testing.T) {
 	}
 	wantMetrics("while starting", "1")
 
-	front.Serve(f.srv)
+	front.SwitchToAPI(f.srv)
 	if rec := do(http.MethodGet, "/readyz"); rec.Code != http.StatusOK {
 		t.Errorf("GET /readyz once serving: %d %s; want 200", rec.Code, rec.Body)
 	}
@@ -273,11 +273,11 @@ func TestFrontWhileStarting(t *testing.T) {
 }
 
 // TestFrontSwapsUnderConcurrentRequests: requests in flight on several
-// goroutines while Serve hands the front the API each get either the
+// goroutines while SwitchToAPI hands the front the API each get either the
 // starting answer (503 starting) or the API's (GET /api/v1/election 200),
 // nothing else; once a client has had the API's answer it has no starting
-// one again, and every request begun after Serve returned gets the API's.
-// Serve is called once every client has had a starting answer, and each
+// one again, and every request begun after SwitchToAPI returned gets the API's.
+// SwitchToAPI is called once every client has had a starting answer, and each
 // client goes on until it has had apiAnswers of the API's, so both kinds
 // are seen and requests are in flight as the front swaps. Run with -race,
 // it also shows the swap races with no request.
@@ -288,7 +288,7 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	const clients, apiAnswers, most = 8, 100, 100_000
-	var served atomic.Bool // set once Serve has returned
+	var served atomic.Bool // set once SwitchToAPI has returned
 	var wg, startingSeen sync.WaitGroup
 	startingSeen.Add(clients)
 	var startingAnswers, okAnswers atomic.Int64
@@ -297,7 +297,7 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 		wg.Go(func() {
 			var starting, ok int
 			defer func() {
-				if starting == 0 { // never signalled: let Serve come
+				if starting == 0 { // never signalled: let SwitchToAPI come
 					startingSeen.Done()
 				}
 				startingAnswers.Add(int64(starting))
@@ -319,14 +319,14 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 						startingSeen.Done()
 					}
 				default:
-					errs <- fmt.Sprintf("request %d (begun after Serve: %t, after %d API answers): %d %s; want 200, or 503 starting before Serve and before any 200", i, after, ok, rec.Code, rec.Body)
+					errs <- fmt.Sprintf("request %d (begun after SwitchToAPI: %t, after %d API answers): %d %s; want 200, or 503 starting before SwitchToAPI and before any 200", i, after, ok, rec.Code, rec.Body)
 					return
 				}
 			}
 		})
 	}
 	startingSeen.Wait()
-	front.Serve(f.srv)
+	front.SwitchToAPI(f.srv)
 	served.Store(true)
 	wg.Wait()
 	close(errs)

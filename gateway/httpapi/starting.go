@@ -12,7 +12,7 @@ import (
 
 // Front is the handler of the gateway's API listener from the gateway's
 // start, before its API can be made (New needs the election record, which
-// the gateway waits for on the ledger): until Serve hands it the API,
+// the gateway waits for on the ledger): until SwitchToAPI hands it the API,
 // GET /healthz answers 200 (the process is alive), GET /readyz 503
 // starting, GET /metrics the registry's metrics (unless
 // Config.MetricsElsewhere), and every other request 503 starting, each
@@ -20,8 +20,8 @@ import (
 // 1 until then. Every request it answers itself is logged at debug level,
 // as the API's access log does (not at warn, as the API's 503s are: a load
 // balancer's and Prometheus' checks would flood the log), and counted in no
-// metric. Serve switches it over atomically: a connection open across the
-// switch stays open, its next request answered by the API.
+// metric. SwitchToAPI switches it over atomically: a connection open
+// across the switch stays open, its next request answered by the API.
 type Front struct {
 	handler  atomic.Pointer[http.Handler]
 	starting prometheus.Gauge
@@ -62,15 +62,15 @@ func NewFront(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Front, e
 	return f, nil
 }
 
-// ServeHTTP answers with the API once Serve has been called, else as the
-// gateway starting.
+// ServeHTTP answers with the API once SwitchToAPI has been called, else as
+// the gateway starting.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	(*f.handler.Load()).ServeHTTP(w, r)
 }
 
-// Serve switches the front to api: every request from now on is the API's,
-// and gateway_starting drops to 0.
-func (f *Front) Serve(api *Server) {
+// SwitchToAPI switches the front from its starting answers to api: every
+// request from now on is the API's, and gateway_starting drops to 0.
+func (f *Front) SwitchToAPI(api *Server) {
 	h := api.Handler()
 	f.handler.Store(&h)
 	f.starting.Set(0)
