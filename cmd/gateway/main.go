@@ -247,7 +247,10 @@ var electionWait = election.Wait{
 // within --shutdown-timeout; if some have not, they are cut, logged at
 // warn) and closes --metrics-listen, and exits 0 either way, unless the
 // start failed on its own (such as a dial failing with an error of its own
-// as the stop came): no vote was taken.
+// as the stop came): no vote was taken. Its steps, in order: parseFlags,
+// loadFiles, listen, applyProcess, redisClient, the dial and the wait for
+// the election record, wire, the front's switch to the API, and
+// serveUntilStop (or stopStarting, when the start ends first).
 func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -262,54 +265,186 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 	if err := o.loadFiles(); err != nil {
 		return err
 	}
-	if o.pprof != "" { // a port in use stops the gateway now, not once the election is read
-		psrv, err := cli.ServePprof(o.pprof, log)
-		if err != nil {
-			return err
-		}
-		defer psrv.Close()
-	}
-	ln, err := net.Listen("tcp", o.listen) // a port in use stops the gateway now
-	if err != nil {
-		return fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
-	}
-	defer ln.Close()
-	o.listener = ln
-	reg, front, err := newFront(o)
+	s, err := listen(ctx, o)
 	if err != nil {
 		return err
 	}
-	srv := front.HTTPServer(o.listen)
-	defer srv.Close() // on a return before the shutdown
-	// Serving ends only when it fails or srv is shut down; a failure during
-	// the wait for the election record ends the wait.
-	serveErr := make(chan error, 1)
-	waitCtx, endWait := context.WithCancel(ctx)
-	defer endWait()
+	defer s.close()
+	gc := o.applyProcess()
+	rdb, cluster, err := o.redisClient()
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	l, closeLedger, err := dial(ctx, o)
+	if err != nil {
+		return s.stopStarting(ctx, err)
+	}
+	defer closeLedger()
+	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
+	e, err := election.Await(s.waitCtx, elections, electionWait, log)
+	if err != nil {
+		return s.stopStarting(ctx, err)
+	}
+	// The background loops outlive the signal: they stop once the requests
+	// in flight have finished, so that the intake log's closing round
+	// anchors every vote the gateway accepted.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	g, err := wire(loopCtx, o, secret, rdb, l, elections, e, s.reg)
+	if err != nil {
+		return err // no loop started
+	}
+	s.front.SwitchToAPI(g.api)
+	log.Info("gateway serving its API", "addr", s.ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", cluster, "wait_replicas", o.dedup.Replicas, gc)
+	return s.serveUntilStop(ctx, g, stopLoops)
+}
+
+// listening is what run opens before it connects to Redis and the
+// ledger, so that a port in use stops the gateway at once (listen): the
+// --pprof server, the --listen listener with its front serving on it in
+// the background, and the --metrics-listen server. run closes it last
+// (close), after Redis and the ledger.
+type listening struct {
+	o        *options
+	reg      *prometheus.Registry // served on /metrics, by the front or on --metrics-listen (newFront's)
+	front    *httpapi.Front       // the handler of srv: the gateway starting until switched to the API
+	ln       net.Listener         // --listen's (o.listener)
+	srv      *http.Server         // serves front on ln
+	serveErr chan error           // serving's error, sent once: it ends only when it fails or srv is shut down
+	waitCtx  context.Context      // of the wait for the election record: run's, also ended by a failure of serving
+	endWait  context.CancelFunc   // ends waitCtx
+	pprof    *http.Server         // --pprof's, or nil
+	metrics  *http.Server         // --metrics-listen's, or nil
+}
+
+// listen opens, in this order, the --pprof server (if set), the --listen
+// listener (o.listener), serving newFront's front from then on, and the
+// --metrics-listen server (if set), and logs "gateway listening". An
+// address it cannot listen on is an error naming its flag and the fix;
+// what it opened before is then closed.
+func listen(ctx context.Context, o *options) (_ *listening, err error) {
+	s := &listening{o: o}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if o.pprof != "" {
+		if s.pprof, err = cli.ServePprof(o.pprof, o.log); err != nil {
+			return nil, err
+		}
+	}
+	if s.ln, err = net.Listen("tcp", o.listen); err != nil {
+		return nil, fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
+	}
+	o.listener = s.ln
+	if s.reg, s.front, err = newFront(o); err != nil {
+		return nil, err
+	}
+	s.srv = s.front.HTTPServer(o.listen)
+	s.serveErr = make(chan error, 1)
+	s.waitCtx, s.endWait = context.WithCancel(ctx)
 	go func() {
-		serveErr <- fmt.Errorf("serve on --listen %s: %w", o.listen, srv.Serve(ln))
-		endWait()
+		s.serveErr <- fmt.Errorf("serve on --listen %s: %w", o.listen, s.srv.Serve(s.ln))
+		s.endWait()
 	}()
 	if o.metricsListen != "" {
-		msrv, err := cli.ServeMetrics("--metrics-listen", o.metricsListen, reg, log)
-		if err != nil {
-			return fmt.Errorf("%w, or leave it empty to serve /metrics on --listen", err) // listenError's fix, continued
+		if s.metrics, err = cli.ServeMetrics("--metrics-listen", o.metricsListen, s.reg, o.log); err != nil {
+			return nil, fmt.Errorf("%w, or leave it empty to serve /metrics on --listen", err) // listenError's fix, continued
 		}
-		defer msrv.Close() // after the loops' last metrics
 	}
-	log.Info("gateway listening", "addr", ln.Addr().String())
+	o.log.Info("gateway listening", "addr", s.ln.Addr().String())
+	return s, nil
+}
+
+// close closes what listen opened, last opened first: the --metrics-listen
+// server (after the loops' last metrics), the wait's context, the --listen
+// server (its connections cut, on a return before the shutdown) and
+// listener, and the --pprof server.
+func (s *listening) close() {
+	if s.metrics != nil {
+		s.metrics.Close()
+	}
+	if s.endWait != nil {
+		s.endWait()
+	}
+	if s.srv != nil {
+		s.srv.Close()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
+}
+
+// stopStarting ends a start that err stopped before the API was wired:
+// a failure of serving, if there was one, is returned; else the front is
+// shut down, and a stop (err is ctx's own error) is no failure, as every
+// request but /healthz and /metrics was answered 503; any other err is
+// returned, even if ctx has ended meanwhile.
+func (s *listening) stopStarting(ctx context.Context, err error) error {
+	select {
+	case err := <-s.serveErr:
+		return err
+	default:
+	}
+	graceCtx, cancel := s.o.grace(s.o.log)
+	defer cancel()
+	if err := shutdown(graceCtx, s.srv); err != nil {
+		// The stop cut no vote: a supervisor must not count it as a failure.
+		s.o.log.Warn("stopped before the election record was read: requests still open after the grace period were cut", "err", err)
+	}
+	return election.StopIsNoFailure(ctx, err, "gateway", s.o.log)
+}
+
+// serveUntilStop serves g's API, which the front has been switched to,
+// until ctx ends or serving fails. Either way the requests in flight may
+// then finish and the loops end (g.stop, within --shutdown-timeout; stopLoops
+// ends wire's context) before run closes Redis and the ledger. It returns
+// serving's failure, or nil after a stop.
+func (s *listening) serveUntilStop(ctx context.Context, g *gateway, stopLoops context.CancelFunc) error {
+	var serveFailed error
+	select {
+	case serveFailed = <-s.serveErr:
+	case <-ctx.Done():
+	}
+	graceCtx, cancel := s.o.grace(s.o.log)
+	defer cancel()
+	g.stop(graceCtx, s.srv, stopLoops, s.o.log)
+	if serveFailed != nil {
+		return serveFailed
+	}
+	s.o.log.Info("gateway stopped")
+	return nil
+}
+
+// applyProcess applies the options' settings of the whole process:
+// --procs (GOMAXPROCS, if above 0), the collector's (cli.GC.Apply) and
+// go-redis's logger (o.log). It returns the collector's settings, for the
+// start-up log line.
+func (o *options) applyProcess() slog.Attr {
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
-	gc := o.gc.Apply(log)
-	redis.SetLogger(cli.RedisLogger{Log: log})
+	gc := o.gc.Apply(o.log)
+	redis.SetLogger(cli.RedisLogger{Log: o.log})
+	return gc
+}
+
+// redisClient is the client of the Redis the options name (its
+// connections made by its calls), tuned for the intake (dedup.TuneClient),
+// and whether that Redis is a cluster. It sets o.dedup.Replicas from
+// --redis-replicas, its -1 as 1 on a Redis Cluster and 0 on a single
+// server. The caller closes the client.
+func (o *options) redisClient() (redis.UniversalClient, bool, error) {
 	ropts, err := o.redis.Options()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	dedup.TuneClient(ropts, o.dedup)
-	rdb := redisserver.NewClient(ropts)
-	defer rdb.Close()
 	o.dedup.Replicas = o.replicas
 	if o.replicas < 0 {
 		o.dedup.Replicas = 0
@@ -317,62 +452,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 			o.dedup.Replicas = 1
 		}
 	}
-
-	// stopStarting ends a start that err stopped before the API was wired:
-	// the front is shut down, and a stop (err is ctx's own error) is no
-	// failure, as every request but /healthz and /metrics was answered 503;
-	// any other err is returned, even if ctx has ended meanwhile.
-	stopStarting := func(err error) error {
-		select {
-		case err := <-serveErr:
-			return err
-		default:
-		}
-		graceCtx, cancel := o.grace(log)
-		defer cancel()
-		if err := shutdown(graceCtx, srv); err != nil {
-			// The stop cut no vote: a supervisor must not count it as a failure.
-			log.Warn("stopped before the election record was read: requests still open after the grace period were cut", "err", err)
-		}
-		return election.StopIsNoFailure(ctx, err, "gateway", log)
-	}
-	l, closeLedger, err := dial(ctx, o)
-	if err != nil {
-		return stopStarting(err)
-	}
-	defer closeLedger()
-	elections := election.NewCache(l, o.electionTTL, o.electionMaxAge, log, nil)
-	e, err := election.Await(waitCtx, elections, electionWait, log)
-	if err != nil {
-		return stopStarting(err)
-	}
-	// The background loops outlive the signal: they stop once the requests
-	// in flight have finished, so that the intake log's closing round
-	// anchors every vote the gateway accepted.
-	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopLoops()
-	g, err := wire(loopCtx, o, secret, rdb, l, elections, e, reg)
-	if err != nil {
-		return err // no loop started
-	}
-
-	front.SwitchToAPI(g.api)
-	log.Info("gateway serving its API", "addr", ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", ropts.IsClusterMode, "wait_replicas", o.dedup.Replicas, gc)
-	var serveFailed error
-	select {
-	case serveFailed = <-serveErr:
-	case <-ctx.Done():
-	}
-	// Serving failed or a stop came: either way the requests in flight may
-	// finish and the loops end before Redis and the ledger are closed.
-	graceCtx, cancel := o.grace(log)
-	defer cancel()
-	g.stop(graceCtx, srv, stopLoops, log)
-	if serveFailed != nil {
-		return serveFailed
-	}
-	log.Info("gateway stopped")
-	return nil
+	return redisserver.NewClient(ropts), ropts.IsClusterMode, nil
 }
 
 // newFront is the registry the gateway's /metrics serves from its start,
