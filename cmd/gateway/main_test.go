@@ -735,7 +735,10 @@ var errNoLedger = errors.New("no ledger in this test")
 // record it would then wait for as long as it takes: a flag's value as a
 // usage error (exit 2), a file or a --pprof, --listen or --metrics-listen
 // port in use as an error (exit 1), each naming its flag (the metrics
-// listener's, its address).
+// listener's, its address). A --pprof or --metrics-listen port in use is
+// internal/cli's whole message, its fix included (cli.ServePprof's and
+// cli.ServeMetrics's own error on that port), --metrics-listen's followed
+// by the gateway's other way out: leave it empty.
 // Good values of the same flags get as far as the ledger.
 func TestCheckedBeforeTheLedger(t *testing.T) {
 	dir := t.TempDir()
@@ -755,9 +758,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		usage bool
 		says  string
 	}{
-		{[]string{"--pprof", taken.Addr().String()}, false, "--pprof " + taken.Addr().String() + ": "},
 		{[]string{"--listen", taken.Addr().String()}, false, "--listen " + taken.Addr().String() + ": listen tcp"},
-		{[]string{"--metrics-listen", taken.Addr().String()}, false, "--metrics-listen " + taken.Addr().String() + ": listen tcp"},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},
@@ -780,13 +781,24 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--log-key", badKey}, false, "--log-key " + badKey + ": log key " + badKey + ": want 64 hex characters"},
 		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
 	} {
-		dialled := false
-		err := run(context.Background(), runArgs(t, c.args...), io.Discard, func(context.Context, *options) (ledger, func() error, error) {
-			dialled = true
-			return nil, nil, errNoLedger
-		})
+		dialled, err := runToTheLedger(t, c.args...)
 		if dialled || err == nil || errors.Is(err, cli.ErrUsage) != c.usage || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%q: dialled the ledger: %t, %v; want an error (a usage error: %t) saying %s, the ledger not dialled", c.args, dialled, err, c.usage, c.says)
+		}
+	}
+	discard := slog.New(slog.DiscardHandler)
+	_, pprofInUse := cli.ServePprof(taken.Addr().String(), discard)
+	_, metricsInUse := cli.ServeMetrics("--metrics-listen", taken.Addr().String(), prometheus.NewRegistry(), discard)
+	if pprofInUse == nil || metricsInUse == nil {
+		t.Fatalf("cli.ServePprof and cli.ServeMetrics on %s, a port in use: %v, %v; want errors", taken.Addr(), pprofInUse, metricsInUse)
+	}
+	for flag, want := range map[string]string{
+		"--pprof":          pprofInUse.Error(),
+		"--metrics-listen": metricsInUse.Error() + ", or leave it empty to serve /metrics on --listen",
+	} {
+		dialled, err := runToTheLedger(t, flag, taken.Addr().String())
+		if dialled || err == nil || errors.Is(err, cli.ErrUsage) || err.Error() != want {
+			t.Errorf("%s %s, a port in use: dialled the ledger: %t, %v; want the error (not a usage error)\n%s", flag, taken.Addr(), dialled, err, want)
 		}
 	}
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
@@ -797,6 +809,17 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	if o, err := parseFlags(good, io.Discard); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {
 		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1/32, ::1/128 and fd00::/8", good, err)
 	}
+}
+
+// runToTheLedger runs the gateway with runArgs and args over a dialler
+// that fails (errNoLedger), and returns whether it dialled and run's error.
+func runToTheLedger(t *testing.T, args ...string) (dialled bool, err error) {
+	t.Helper()
+	err = run(context.Background(), runArgs(t, args...), io.Discard, func(context.Context, *options) (ledger, func() error, error) {
+		dialled = true
+		return nil, nil, errNoLedger
+	})
+	return dialled, err
 }
 
 // TestTrustedProxiesFlag: --trusted-proxies, or GATEWAY_TRUSTED_PROXIES,
