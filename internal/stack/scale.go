@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // The system's shape: how many gateways and batchers run, and whether Redis
@@ -295,9 +296,10 @@ func haproxyHardStopAfter(gatewayShutdown, maxAccept time.Duration) string {
 }
 
 // gatewayLedgerRead is the longest a gateway's read of the election record
-// from the ledger takes (the Fabric client's evaluate timeout, which the
-// gateway keeps at its default): a vote may wait for it before its Accept.
-const gatewayLedgerRead = 30 * time.Second
+// from the ledger takes (the Fabric client's evaluate timeout,
+// fabricclient.DefaultEvaluateTimeout, which the gateway keeps): a vote
+// may wait for it before its Accept.
+const gatewayLedgerRead = fabricclient.DefaultEvaluateTimeout
 
 // haproxyServerTimeout is HAProxy's timeout server for gateways whose
 // longest Accept is maxAccept, in HAProxy's syntax: the longest a vote's
