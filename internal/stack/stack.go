@@ -401,6 +401,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := checkGatewayEnv(); err != nil {
 		return err
 	}
+	if _, err := s.gatewayMaxAccept(); err != nil { // the gateways' Redis settings, before anything starts
+		return err
+	}
 	if err := s.saveShape(); err != nil {
 		return err
 	}
