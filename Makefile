@@ -82,7 +82,7 @@ ELECTION ?= config/election.json
 up: deps-run fabric-bin build ## bring the whole system up: network, Redis, election, batchers, gateway, explorer (ELECTION=config/referendum.json for the referendum; GATEWAYS=n BATCHERS=n REDIS=cluster scale it out; HOSTS=commission=127.0.0.2,observers=127.0.0.3,clients=127.0.0.4 places it on several addresses; LEDGER_PRIORITY=idle|nice:N|normal sets the ledger side's CPU priority, default nice:10; LEDGER_NICE=N is LEDGER_PRIORITY=nice:N)
 	bin/votechain up -election $(ELECTION) $(if $(GATEWAYS),--gateways $(GATEWAYS)) $(if $(BATCHERS),--batchers $(BATCHERS)) $(if $(REDIS),--redis $(REDIS)) $(if $(LEDGER_NICE),--ledger-nice $(LEDGER_NICE)) $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(if $(HOSTS),--hosts $(HOSTS))
 
-down: bin/votechain ## stop the whole system (needs only bin/votechain, rebuilt if its sources changed): usually seconds, at worst ~1¼ min for one gateway on a single Redis, more over a Redis Cluster (gateways stopped one by one, each up to --shutdown-timeout + 109.5 s; docs/operations.md#stopping-the-system); WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test (WIPE acts only when 1)
+down: bin/votechain ## stop the whole system (needs only bin/votechain, rebuilt if its sources changed): usually seconds, at worst ~1¼ min for one gateway on a single Redis, more over a Redis Cluster (gateways stopped together, each up to --shutdown-timeout + 109.5 s; docs/operations.md#stopping-the-system); WIPE=1 deletes its data in .run/, keeping .run/deploy, .run/bench and .run/test (WIPE acts only when 1)
 	bin/votechain down $(if $(filter 1,$(WIPE)),--wipe)
 
 status: bin/votechain ## show what runs where (needs only bin/votechain, rebuilt if its sources changed)

@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/internal/privatefile"
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/network/fabricclient"
 )
 
 // The system's shape: how many gateways and batchers run, and whether Redis
@@ -295,9 +296,10 @@ func haproxyHardStopAfter(gatewayShutdown, maxAccept time.Duration) string {
 }
 
 // gatewayLedgerRead is the longest a gateway's read of the election record
-// from the ledger takes (the Fabric client's evaluate timeout, which the
-// gateway keeps at its default): a vote may wait for it before its Accept.
-const gatewayLedgerRead = 30 * time.Second
+// from the ledger takes (the Fabric client's evaluate timeout,
+// fabricclient.DefaultEvaluateTimeout, which the gateway keeps): a vote
+// may wait for it before its Accept.
+const gatewayLedgerRead = fabricclient.DefaultEvaluateTimeout
 
 // haproxyServerTimeout is HAProxy's timeout server for gateways whose
 // longest Accept is maxAccept, in HAProxy's syntax: the longest a vote's
@@ -332,9 +334,11 @@ func gatewayAcceptFlags(fs *flag.FlagSet, c *dedup.Config, cluster *bool) {
 // read from GATEWAY_* (cli.ApplyEnv; the stack gives none of them on their
 // command line), the gateway's defaults for those unset
 // (gatewayAcceptFlags; a --linger of 0, never to the gateway, counts as
-// dedup's 4 ms here: 4 ms more). GATEWAY_REDIS_CLUSTER=true over a single
-// Redis gives the gateways a Redis Cluster's bound. A value no such flag
-// takes is refused, naming the variable.
+// dedup's 4 ms here: 4 ms more). A value no such flag takes is refused,
+// naming the variable; so is GATEWAY_REDIS_CLUSTER=true over a single
+// Redis, which the gateways would take for a Redis Cluster and could not
+// use (on the stack's Redis Cluster it changes nothing: the gateways are
+// given every node's address). Up asks it before it starts anything.
 func (s *Stack) gatewayMaxAccept() (time.Duration, error) {
 	var c dedup.Config
 	var cluster bool
@@ -343,7 +347,12 @@ func (s *Stack) gatewayMaxAccept() (time.Duration, error) {
 	if err := cli.ApplyEnv(fs, "GATEWAY"); err != nil {
 		return 0, fmt.Errorf("the gateways' longest Accept, which their stop waits for: %w", err)
 	}
-	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster || cluster), nil
+	if cluster && s.cfg.Redis != RedisCluster {
+		env := cli.EnvName("GATEWAY", "redis-cluster")
+		return 0, fmt.Errorf("%s=%s: the system's Redis is a single server, which the gateways would take for a Redis Cluster and could not use: unset it, or run the system over a Redis Cluster (its gateways need no %s there) with %s, after %s if the system ran before (it keeps its kind of Redis until then)",
+			env, os.Getenv(env), env, Command(s.cfg.Dir, s.cfg.PortBase, "up", "--redis", RedisCluster), Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"))
+	}
+	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster), nil
 }
 
 // gatewayShutdownTimeout is the --shutdown-timeout of the gateways Up

@@ -187,8 +187,8 @@ func TestLedgerPriority(t *testing.T) {
 // cleared first); a value the gateways would refuse is refused. The Accept
 // is the one at the Redis flags the gateways read from GATEWAY_*:
 // GATEWAY_REDIS_TIMEOUT=5s makes it 35.004 s, GATEWAY_REDIS_REPLICAS=1
-// and GATEWAY_REDIS_CLUSTER=true 72.504 s (the bound was the default
-// flags' whatever they set). The configuration
+// 72.504 s (the bound was the default flags' whatever they set). The
+// configuration
 // of an HAProxy that runs is left as it is: the one stopping it reads.
 func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	s, dir, _ := standInGatewayStack(t, 2)
@@ -208,9 +208,8 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 		t.Errorf("with the gateways' default of 7s:\n%s\nwant hard-stop-after 26004ms", cfg)
 	}
 	for _, c := range []struct{ env, value, want string }{
-		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 44004ms\n"},   // 7 s, 5 s + 5 s + 4 ms + 5 s + 4 × 5 s and 2 s
-		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 81504ms\n"},   // calls of 13.1 s
-		{"GATEWAY_REDIS_CLUSTER", "true", "hard-stop-after 81504ms\n"}, // one address that is a Cluster: calls of 13.1 s
+		{"GATEWAY_REDIS_TIMEOUT", "5s", "hard-stop-after 44004ms\n"}, // 7 s, 5 s + 5 s + 4 ms + 5 s + 4 × 5 s and 2 s
+		{"GATEWAY_REDIS_REPLICAS", "1", "hard-stop-after 81504ms\n"}, // calls of 13.1 s
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			t.Setenv(c.env, c.value)
@@ -244,6 +243,41 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 	}
 	if cfg := written(); !strings.Contains(cfg, "hard-stop-after 49004ms\n") {
 		t.Errorf("rewritten while HAProxy runs:\n%s\nwant it kept (hard-stop-after 49004ms)", cfg)
+	}
+}
+
+// TestGatewayRedisClusterNeedsACluster: Up refuses GATEWAY_REDIS_CLUSTER=true
+// over the system's single Redis before it starts or writes anything (the
+// gateways would take the server for a Redis Cluster and fail; the stack
+// only took a Cluster's longer Accept for their stop), saying to unset it
+// or to run the system over a Redis Cluster; over the stack's Redis
+// Cluster it stays accepted (the bound is the Cluster's anyway), and
+// GATEWAY_REDIS_CLUSTER=false is accepted over either.
+func TestGatewayRedisClusterNeedsACluster(t *testing.T) {
+	single, dir, bin := standInGatewayStack(t, 1)
+	cluster, err := New(Config{Dir: t.TempDir(), PortBase: single.cfg.PortBase, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	singleAccept, clusterAccept := dedup.Config{}.MaxAcceptTime(false), dedup.Config{}.MaxAcceptTime(true)
+	t.Setenv("GATEWAY_REDIS_CLUSTER", "true")
+	err = single.Up(context.Background())
+	for _, want := range []string{"GATEWAY_REDIS_CLUSTER=true", "single server", "unset it", "up --redis cluster"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("up over a single Redis with GATEWAY_REDIS_CLUSTER=true: %v; want a refusal saying %q", err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "shape.json")); err == nil {
+		t.Error("the refused up wrote shape.json: it refuses only after it started its work")
+	}
+	if d, err := cluster.gatewayMaxAccept(); err != nil || d != clusterAccept {
+		t.Errorf("over the stack's Redis Cluster with GATEWAY_REDIS_CLUSTER=true: %v, %v; want accepted, %v", d, err, clusterAccept)
+	}
+	t.Setenv("GATEWAY_REDIS_CLUSTER", "false")
+	for s, want := range map[*Stack]time.Duration{single: singleAccept, cluster: clusterAccept} {
+		if d, err := s.gatewayMaxAccept(); err != nil || d != want {
+			t.Errorf("over a %s Redis with GATEWAY_REDIS_CLUSTER=false: %v, %v; want accepted, %v", s.cfg.Redis, d, err, want)
+		}
 	}
 }
 

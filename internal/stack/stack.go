@@ -26,6 +26,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -400,6 +401,9 @@ func (s *Stack) Up(ctx context.Context) error {
 	if err := checkGatewayEnv(); err != nil {
 		return err
 	}
+	if _, err := s.gatewayMaxAccept(); err != nil { // the gateways' Redis settings, before anything starts
+		return err
+	}
 	if err := s.saveShape(); err != nil {
 		return err
 	}
@@ -496,7 +500,8 @@ func (s *Stack) save() error {
 
 // Down stops the application processes (reverse order, each as stopSteps
 // says: HAProxy first, softly, so that it finishes the requests in flight
-// while the gateways still answer), then the network.
+// while the gateways still answer; the gateways together, so their stop
+// takes the longest of theirs, not the sum: stopGroups), then the network.
 // With wipe it deletes the whole run folder, first refusing (before it
 // stops anything) a folder the system did not make (checkRunDir). An application process that
 // will not stop does not keep the network running: Down stops the network
@@ -513,21 +518,22 @@ func (s *Stack) Down(wipe bool) error {
 			return err
 		}
 	}
-	specs := s.services()
 	var errs []error
-	for i := len(specs) - 1; i >= 0; i-- {
-		sp := specs[i]
-		id, ok := s.pids[sp.Name]
-		if !ok {
-			continue
+	for _, group := range s.stopGroups() {
+		outs, stopErrs := make([]proc.Outcome, len(group)), make([]error, len(group))
+		var wg sync.WaitGroup
+		for i, sp := range group {
+			wg.Go(func() { outs[i], stopErrs[i] = s.stop.service(s.pids[sp.Name], sp.Bin, s.cfg.Dir, sp.Name) })
 		}
-		out, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("stop %s: %w", sp.Name, err))
-			continue
+		wg.Wait()
+		for i, sp := range group {
+			if stopErrs[i] != nil {
+				errs = append(errs, fmt.Errorf("stop %s: %w", sp.Name, stopErrs[i]))
+				continue
+			}
+			localnet.LogStop(s.log, sp.Name, s.pids[sp.Name], outs[i])
+			delete(s.pids, sp.Name)
 		}
-		localnet.LogStop(s.log, sp.Name, id, out)
-		delete(s.pids, sp.Name)
 	}
 	wipe = wipe && len(errs) == 0
 	if err := s.net.Down(wipe); err != nil {
@@ -540,6 +546,27 @@ func (s *Stack) Down(wipe bool) error {
 		errs = append(errs, s.save())
 	}
 	return errors.Join(errs...)
+}
+
+// stopGroups returns the recorded application processes (those stack.json
+// names) in the order Down stops them, reverse start order, as groups each
+// stopped at once, the next group only once every process of the one
+// before is stopped: the gateways together, since each may take its
+// --shutdown-timeout and stop margin (gatewayStopGrace), every other
+// process alone.
+func (s *Stack) stopGroups() [][]proc.Spec {
+	var groups [][]proc.Spec
+	for _, sp := range slices.Backward(s.services()) {
+		if _, ok := s.pids[sp.Name]; !ok {
+			continue
+		}
+		if n := len(groups); n > 0 && isGateway(sp.Name) && isGateway(groups[n-1][0].Name) {
+			groups[n-1] = append(groups[n-1], sp)
+			continue
+		}
+		groups = append(groups, []proc.Spec{sp})
+	}
+	return groups
 }
 
 // appStopGrace is how long stopping an application process waits after

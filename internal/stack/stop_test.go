@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -262,16 +264,35 @@ func TestHAProxySoftStop(t *testing.T) {
 // if usr1Exits; it returns once the shell's traps are set.
 func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 	t.Helper()
+	onUSR1 := ""
+	if usr1Exits {
+		onUSR1 = "; exit 0"
+	}
+	return shellStandIn(t, got, name, fmt.Sprintf(`trap "echo %[1]s USR1 >> %[2]s%[3]s" USR1; trap "echo %[1]s TERM >> %[2]s; exit 0" TERM`, name, got, onUSR1))
+}
+
+// slowGatewayStandIn starts a shell that, on SIGTERM, appends "NAME TERM"
+// to the file got, then waits until got holds gateways such lines of
+// gateways (or 5 s have passed), then appends "NAME exit" and exits: a
+// gateway whose stop takes time, which ends at once when the other
+// gateways are stopped with it. It returns once the shell's trap is set.
+func slowGatewayStandIn(t *testing.T, got, name string, gateways int) proc.ID {
+	t.Helper()
+	return shellStandIn(t, got, name, fmt.Sprintf(`trap 'echo %[1]s TERM >> %[2]s; i=0; while [ "$(grep -c "^gateway[0-9]* TERM$" %[2]s)" -lt %[3]d ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; echo %[1]s exit >> %[2]s; exit 0' TERM`, name, got, gateways))
+}
+
+// shellStandIn starts the process name, a shell that runs traps (its
+// signal handlers, which write to the file got) and then idles, its output
+// in got's folder; it returns once the traps are set.
+func shellStandIn(t *testing.T, got, name, traps string) proc.ID {
+	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Dir(got)
-	ready, onUSR1 := filepath.Join(dir, name+".ready"), ""
-	if usr1Exits {
-		onUSR1 = "; exit 0"
-	}
-	script := fmt.Sprintf(`trap "echo %[1]s USR1 >> %[2]s%[4]s" USR1; trap "echo %[1]s TERM >> %[2]s; exit 0" TERM; touch %[3]s; while :; do sleep 0.05; done`, name, got, ready, onUSR1)
+	ready := filepath.Join(dir, name+".ready")
+	script := fmt.Sprintf(`%s; touch %s; while :; do sleep 0.05; done`, traps, ready)
 	id, err := proc.Start(context.Background(), proc.Spec{Name: name, Bin: sh, Args: []string{"-c", script}}, filepath.Join(dir, name+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -284,6 +305,51 @@ func signalStandIn(t *testing.T, got, name string, usr1Exits bool) proc.ID {
 	}
 	t.Fatalf("the %s stand-in did not start", name)
 	return id
+}
+
+// TestDownStopsTheGatewaysTogether: Down signals every gateway before it
+// waits for any, so stopping several takes the longest of their stops, not
+// the sum (over a Redis Cluster each may take its --shutdown-timeout and
+// 109.5 s); it stopped them one by one. It keeps the order around them:
+// HAProxy first, softly, and stopped before the gateways get SIGTERM; the
+// batcher only once both gateways exited. The gateway stand-ins take time to
+// stop: each exits only once both got SIGTERM (or 5 s later). A gateway
+// that will not stop is named in Down's error, each of them, and stays
+// recorded.
+func TestDownStopsTheGatewaysTogether(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "signals")
+	s, err := New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 2, Batchers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.pids["haproxy"], s.pids["batcher0"] = signalStandIn(t, got, "haproxy", true), signalStandIn(t, got, "batcher0", true)
+	s.pids["gateway0"], s.pids["gateway1"] = slowGatewayStandIn(t, got, "gateway0", 2), slowGatewayStandIn(t, got, "gateway1", 2)
+	if err := s.Down(false); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(got)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 6 || lines[0] != "haproxy USR1" || lines[5] != "batcher0 TERM" ||
+		!slices.Equal(slices.Sorted(slices.Values(lines[1:3])), []string{"gateway0 TERM", "gateway1 TERM"}) ||
+		!slices.Equal(slices.Sorted(slices.Values(lines[3:5])), []string{"gateway0 exit", "gateway1 exit"}) {
+		t.Errorf("signals received and exits, in order:\n%s\nwant HAProxy's USR1, both gateways' TERM before either exits, then the batcher's TERM", data)
+	}
+
+	recorded := map[string]proc.ID{"gateway0": {PID: 1, Start: 1}, "gateway1": {PID: 2, Start: 2}}
+	s.pids = maps.Clone(recorded)
+	s.stop = func(proc.ID, string, ...proc.StopStep) (proc.Outcome, error) {
+		return proc.Stopped, errors.New("did not stop")
+	}
+	err = s.Down(false)
+	for name := range recorded {
+		if err == nil || !strings.Contains(err.Error(), "stop "+name+": did not stop") {
+			t.Errorf("down with gateways that will not stop: %v; want each one's error, naming it (%s)", err, name)
+		}
+	}
+	if !maps.Equal(s.pids, recorded) {
+		t.Errorf("after a failed stop the record holds %v; want %v", s.pids, recorded)
+	}
 }
 
 // TestGatewayStopFollowsItsShutdownTimeout: a gateway startIfStopped starts
@@ -337,10 +403,13 @@ func TestGatewayStopFollowsItsShutdownTimeout(t *testing.T) {
 			names[id] = name
 		}
 		got := map[string]time.Duration{}
+		var mu sync.Mutex // Down stops the gateways together
 		noting := func(id proc.ID, _ string, steps ...proc.StopStep) (proc.Outcome, error) {
 			if len(steps) != 1 || steps[0].Signal != syscall.SIGTERM {
 				t.Errorf("%s stopped with %v; want SIGTERM, then SIGKILL", names[id], steps)
 			}
+			mu.Lock()
+			defer mu.Unlock()
 			got[names[id]] = steps[len(steps)-1].Wait
 			return proc.Gone, nil
 		}

@@ -47,6 +47,11 @@ type options struct {
 	gatewayEndorsers bool
 }
 
+// DefaultEvaluateTimeout is the evaluate timeout of a Conn whose Dial is
+// given no WithTimeouts: the longest one of its queries (an evaluate, such
+// as a read of the election record) waits for the peer's answer.
+const DefaultEvaluateTimeout = 30 * time.Second
+
 // Option configures Dial.
 type Option func(*options)
 
@@ -88,7 +93,7 @@ func WithPeer(peerOrg string) Option { return func(o *options) { o.peer = peerOr
 // Conn outlives ctx: it lasts until Close, each call on it bounded by the
 // ctx it is given.
 func Dial(ctx context.Context, profile network.Profile, org string, opts ...Option) (*Conn, error) {
-	o := options{user: "User1", evaluate: 30 * time.Second, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
+	o := options{user: "User1", evaluate: DefaultEvaluateTimeout, endorse: 60 * time.Second, sub: 30 * time.Second, commit: 2 * time.Minute}
 	for _, opt := range opts {
 		opt(&o)
 	}
