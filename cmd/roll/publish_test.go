@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"go/build"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/votechain/votechain/gateway/election"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/importcheck"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
 	"github.com/votechain/votechain/test-network/nettest"
 )
@@ -171,61 +171,13 @@ func TestPublishBatcherRemedyNamesTheFolders(t *testing.T) {
 // TestAdviceLinksNoSystemPackages: roll writes its advice about votechain
 // and vcnet with internal/rundir alone; it linked internal/stack and
 // test-network/localnet (Redis client, monitors, the network's runner)
-// for one advice string. The walk reads the sources in process (go/build,
-// this module's packages only), so it neither runs a go command nor needs
-// the network.
+// for one advice string. explorer/logmonitor is not forbidden: internal/cli
+// names its ErrNoAnswer, and it needs only ballot.
 func TestAdviceLinksNoSystemPackages(t *testing.T) {
-	root := nettest.RepoRoot(t)
-	module := goModulePath(t, filepath.Join(root, "go.mod"))
-	deps := moduleDeps(t, root, module, filepath.Join(root, "cmd", "roll"))
-	if !deps[module+"/internal/rundir"] {
-		t.Fatalf("roll reaches no internal/rundir: %v", deps)
-	}
-	for _, system := range []string{"/internal/stack", "/test-network/localnet", "/internal/monitor"} { // not explorer/logmonitor: internal/cli names its ErrNoAnswer, and it needs only ballot
-		if deps[module+system] {
-			t.Errorf("roll links %s", module+system)
-		}
-	}
-}
-
-// goModulePath is the module path that the go.mod at path declares.
-func goModulePath(t *testing.T, path string) string {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
-			return strings.Trim(strings.TrimSpace(name), `"`)
-		}
-	}
-	t.Fatalf("%s declares no module", path)
-	return ""
-}
-
-// moduleDeps is the set of the import paths of module's packages that the
-// package in dir imports, directly or through others of module's, as
-// go/build sees them for this platform (test files aside); root is the
-// module's folder.
-func moduleDeps(t *testing.T, root, module, dir string) map[string]bool {
-	t.Helper()
-	deps := map[string]bool{}
-	for queue := []string{dir}; len(queue) > 0; queue = queue[1:] {
-		pkg, err := build.Default.ImportDir(queue[0], 0)
-		if err != nil {
-			t.Fatalf("reading the package in %s: %v", queue[0], err)
-		}
-		for _, path := range pkg.Imports {
-			rel, ok := strings.CutPrefix(path, module+"/")
-			if !ok || deps[path] {
-				continue
-			}
-			deps[path] = true
-			queue = append(queue, filepath.Join(root, filepath.FromSlash(rel)))
-		}
-	}
-	return deps
+	importcheck.Check(t, ".", importcheck.Rule{
+		Reaches:   []string{"internal/rundir"},
+		Forbidden: []string{"internal/stack", "test-network/localnet", "internal/monitor"},
+	})
 }
 
 // TestPublishNamesTheLinesOfAVoterListedTwice: publish's reading of the

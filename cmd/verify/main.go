@@ -91,7 +91,7 @@ users; the Commission's User1 is the batcher's).
 Checks each receipt: the vote hashes to the receipt's leaf, the proof leads
 from the leaf to the root, and the root is the one the ledger recorded for the
 batch. Receipt files hold one JSON receipt, or one per line; "-" reads stdin.
-A receipt is the body of the gateway's GET /api/v1/votes/{vote_id} once the
+A receipt is the body of the gateway's ` + verify.ReceiptRoute + ` once the
 vote is committed (while it is pending, the body says so: PENDING); a file that
 holds no receipt is a usage error (status 2), a value in it that is not a
 receipt FAILs and the others are still checked. A vote_id that is not 32
@@ -112,7 +112,7 @@ still checked. A batch the ledger lacks FAILs once the peer holds the
 receipt's block or, whatever block it names, once the election is
 finalised (no batch can be committed after).
 
---acceptance checks signed acceptance receipts (GET /api/v1/votes/{id}/acceptance):
+--acceptance checks signed acceptance receipts (` + verify.AcceptanceRoute + `):
 the vote hashes to the leaf, the proof leads to the signed head's root, the head
 is signed by a log key registered on the ledger (or, --offline, one in --keys:
 the GetLogKeys record or one 64-hex public key a line; --keys without --offline
@@ -685,7 +685,7 @@ func fetchReceipt(ctx context.Context, base, voteID string, timeout time.Duratio
 }
 
 // gatewayRefused is the error of the gateway at base answering status
-// (not 200), with body, to GET /api/v1/votes/{voteID}: the gateway's own
+// (not 200), with body, to GET ballot.ReceiptPath(voteID): the gateway's own
 // error code and message ({"error":{"code","message"}}), else the body,
 // and for a 404 what to check. The gateway answers no_vote for an id no
 // gateway of its election issued (an id carries a tag of the election's

@@ -539,6 +539,26 @@ func TestExitStatusHelp(t *testing.T) {
 	}
 }
 
+// TestHelpNamesTheReceiptPaths: --help names the gateway's routes of a
+// vote's receipt and acceptance receipt by the paths verify asks for,
+// ballot's (ReceiptPath, and AcceptancePathSuffix after it), so the text
+// cannot drift from them; it spelled both as text, the acceptance
+// receipt's with {id}.
+func TestHelpNamesTheReceiptPaths(t *testing.T) {
+	const id = "0123456789abcdef0123456789abcdef"
+	receipt := "GET " + strings.Replace(ballot.ReceiptPath(id), id, "{vote_id}", 1)
+	_, help := runVerify(t, "--help")
+	oneLine := strings.Join(strings.Fields(help), " ")
+	for _, want := range []string{
+		"A receipt is the body of the gateway's " + receipt + " once the vote is committed",
+		"--acceptance checks signed acceptance receipts (" + receipt + ballot.AcceptancePathSuffix + "):",
+	} {
+		if !strings.Contains(oneLine, want) {
+			t.Errorf("--help lacks %q:\n%s", want, help)
+		}
+	}
+}
+
 // signedLog returns the registered log keys of one key and the
 // acceptance receipts of a log of n CA votes of election e, each under
 // the log's head of n entries signed by that key.

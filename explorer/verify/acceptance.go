@@ -234,10 +234,6 @@ func AcceptanceSummary(t Outcomes, offline, forks bool) string {
 // its FORK, or the fork side of its BAD-PROOF.
 const shownAnotherLog = "the signer showed the voter another log"
 
-// acceptanceRoute is where the gateway serves a vote's acceptance receipt:
-// the acceptance_url of its answer to the vote (openapi.yaml).
-const acceptanceRoute = "GET " + ballot.ReceiptPathPrefix + "{vote_id}" + ballot.AcceptancePathSuffix
-
 // SplitAcceptances returns the acceptance receipts of decoded, the values
 // ReadJSON read, in order, and prints on w a FAIL line for each value that
 // is not one, with why (its Err) and where to get one; the Outcomes
@@ -249,7 +245,7 @@ func SplitAcceptances(w io.Writer, decoded []Decoded[ballot.Acceptance]) ([]ball
 	for _, d := range decoded {
 		if d.Err != nil {
 			t.fail++
-			fmt.Fprintf(w, "FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, acceptanceRoute)
+			fmt.Fprintf(w, "FAIL %s: not an acceptance receipt: %v; one is the body of the gateway's %s\n", d.At, d.Err, AcceptanceRoute)
 			continue
 		}
 		as = append(as, d.V)
@@ -264,7 +260,7 @@ func SplitAcceptances(w io.Writer, decoded []Decoded[ballot.Acceptance]) ([]ball
 func failAcceptance(w io.Writer, a ballot.Acceptance, err error) {
 	fix := ""
 	if !ballot.ValidVoteID(a.VoteID) || !ballot.ValidVoteID(a.Vote.ID) {
-		fix = "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, " + acceptanceRoute +
+		fix = "; the file is damaged or is not an acceptance receipt: fetch the vote's again from the gateway, " + AcceptanceRoute +
 			"?state=STATE&index=N (the acceptance_url of the gateway's answer to the vote), or use the file the voter page saved when the vote was cast"
 	}
 	fmt.Fprintf(w, "FAIL %s: %v%s\n", a.VoteID, err, fix)

@@ -1201,10 +1201,11 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// locatingPlacedLedger is a placedLedger whose nullifiers are countedAt's.
+// locatingPlacedLedger is a placedLedger whose nullifiers are
+// nullifiersAt's.
 type locatingPlacedLedger struct {
 	placedLedger
-	*countedAt
+	*nullifiersAt
 }
 
 // TestAcceptanceDuplicateSaysWhereCounted: an acceptance receipt of a vote
@@ -1213,8 +1214,9 @@ type locatingPlacedLedger struct {
 // re-send, harmless, REJECTED and good (status 0); another vote id is
 // DUPLICATE, saying another vote with the voter's credentials was counted
 // first and to contact the election's officials (status 4, its own count
-// in the summary). The old code printed "rejected: duplicate", good,
-// status 0, for both.
+// in the summary); a nullifier the ledger holds as unused FAILs, the line
+// ending with the fix (the other organisation's peer, --peer), status 1.
+// The old code printed "rejected: duplicate", good, status 0, for both.
 func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 	f := newStandingLog(t)
 	f.ledger.reasons = []string{ballot.RejectDuplicate} // vote 1 rejected as a duplicate, vote 0 counted
@@ -1223,7 +1225,7 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 	other, _ := ballot.NewVoteID()
 	cases := []struct {
 		name    string
-		counted string // the vote id counted with the nullifier
+		counted string // the vote id counted with the nullifier; "" if it is unused
 		line    string
 		tally   Outcomes
 		exit    Verdict
@@ -1235,16 +1237,23 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 		{"another vote id", other, "DUPLICATE " + dup.ID + ": on the ledger, rejected: duplicate; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
 			" (index 3 of batch CA/9), not with this vote " + dup.ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n",
 			Outcomes{ok: 1, otherCounted: 1}, Duplicate, "2 receipts: 1 good, 0 failed, 0 missing, 0 pending, 1 duplicate of another vote counted first"},
+		{"nullifier not located", "", "FAIL " + dup.ID + ": the ledger rejected vote " + dup.ID + " as a duplicate, yet holds its nullifier " + dup.Nullifier +
+			" as unused in CA: its records contradict each other; check again through the other organisation's peer (--peer)\n",
+			Outcomes{ok: 1, fail: 1}, Failed, "2 receipts: 1 good, 1 failed, 0 missing, 0 pending"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ledger := locatingPlacedLedger{f.ledger, &countedAt{at: ballot.NullifierRecord{State: "CA", Seq: 9, Index: 3, VoteID: c.counted}}}
+			at := map[string]ballot.NullifierRecord{}
+			if c.counted != "" {
+				at[dup.Nullifier] = ballot.NullifierRecord{State: "CA", Seq: 9, Index: 3, VoteID: c.counted}
+			}
+			ledger := locatingPlacedLedger{f.ledger, &nullifiersAt{at: at}}
 			var out bytes.Buffer
 			tally, err := CheckAcceptances(context.Background(), &out, receipts, f.keys, ledger, nil, time.Minute, f.now)
 			if err != nil || tally != c.tally || tally.Verdict() != c.exit {
 				t.Fatalf("tally %+v (verdict %v), %v; want %+v, verdict %v:\n%s", tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 			}
-			if !strings.Contains(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
+			if !slices.Contains(strings.SplitAfter(out.String(), "\n"), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
 				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
 			}
 			if ledger.reads != 1 {
@@ -1313,13 +1322,22 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 	entry := func(label string, i int) string {
 		return "  " + label + " " + votes[i].ID + ": entry " + strconv.Itoa(i) + ", cast 1970-01-01T00:00:00Z, duplicate"
 	}
-	resend := entry("rejected", 1) + "; its nullifier was counted with this same vote " + votes[1].ID + " (index 1 of batch CA/1): this copy was a re-send of it, which is harmless, and the vote counts once\n"
-	otherVote := func(i int) string {
-		return entry("DUPLICATE", i) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + other +
-			" (index 2 of batch CA/4), not with this vote " + votes[i].ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n"
+	resentAt := func(i int, at string) string { // entry i rejected, its nullifier counted with vote i itself, at at
+		return entry("rejected", i) + "; its nullifier was counted with this same vote " + votes[i].ID + " (" + at + "): this copy was a re-send of it, which is harmless, and the vote counts once\n"
+	}
+	resend := resentAt(1, "index 1 of batch CA/1")
+	countedWith := func(i int, id, at string) string { // entry i DUPLICATE, its nullifier counted with vote id, at at
+		return entry("DUPLICATE", i) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + id +
+			" (" + at + "), not with this vote " + votes[i].ID + "; if the voter cast only this vote, someone else voted with their credentials: contact the election's officials\n"
+	}
+	otherVote := func(i int) string { return countedWith(i, other, "index 2 of batch CA/4") }
+	unused := func(i int) string {
+		return entry("FAIL", i) + ": the ledger rejected vote " + votes[i].ID + " as a duplicate, yet holds its nullifier " + votes[i].Nullifier +
+			" as unused in CA: its records contradict each other; check again through the other organisation's peer (--peer)\n"
 	}
 	unchecked := func(i int) string {
-		return entry("UNCHECKED", i) + ": whether another vote was counted with its nullifier is not known: cannot read the ledger: where nullifier " + votes[i].Nullifier
+		return entry("UNCHECKED", i) + ": whether another vote was counted with its nullifier is not known: cannot read the ledger: where nullifier " + votes[i].Nullifier +
+			" of vote " + votes[i].ID + " was counted: peer unreachable; run verify again\n"
 	}
 	dup := ballot.RejectDuplicate
 	for name, c := range map[string]struct {
@@ -1337,10 +1355,10 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 			"4 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING", []string{resend}, 1},
 		"a voter's second try": {[]int{3, 4}, map[string]ballot.NullifierRecord{votes[3].Nullifier: {State: "CA", Seq: 1, Index: 3, VoteID: votes[3].ID}}, "", Duplicate,
 			"3 counted, 1 rejected, 1 DUPLICATE, 0 pending, 0 MISSING",
-			[]string{entry("rejected", 3) + "; its nullifier was counted with this same vote " + votes[3].ID, entry("DUPLICATE", 4) + "; another vote with this voter's credentials was counted first: its nullifier was counted with vote " + votes[3].ID}, 1},
+			[]string{resentAt(3, "index 3 of batch CA/1"), countedWith(4, votes[3].ID, "index 3 of batch CA/1")}, 1},
 		"a nullifier held as unused": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, "", Failed,
 			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 FAIL",
-			[]string{resend, entry("FAIL", 3) + ": the ledger rejected vote " + votes[3].ID + " as a duplicate, yet holds its nullifier " + votes[3].Nullifier + " as unused in CA: its records contradict each other"}, 2},
+			[]string{resend, unused(3), unused(4)}, 2},
 		"a read that fails": {[]int{1, 3, 4}, map[string]ballot.NullifierRecord{votes[1].Nullifier: resent}, votes[3].Nullifier, Unchecked,
 			"2 counted, 1 rejected, 0 DUPLICATE, 0 pending, 0 MISSING, 2 UNCHECKED", []string{unchecked(3), unchecked(4), resend}, 2},
 	} {
@@ -1357,8 +1375,8 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 				t.Fatalf("verdict %v, %v, stdout:\n%s\nwant %v, starting %q", code, err, out, c.code, head)
 			}
 			for _, want := range c.want {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q:\n%s", want, out)
+				if !slices.Contains(strings.SplitAfter(out, "\n"), want) {
+					t.Errorf("output lacks the line %q:\n%s", want, out)
 				}
 			}
 			if nullifiers.reads != c.reads {

@@ -91,7 +91,7 @@ func TestNotReceiptsFail(t *testing.T) {
 		"FAIL " + path + ": receipt 2: not a receipt: its vote_id \"\"",
 		"FAIL " + path + ": receipt 3: not a receipt: its state \"??\"",
 		"FAIL " + path + ": receipt 4: not a receipt: its vote_id \"00\" is not 32 lower-case hex characters",
-		"a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id}",
+		"a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id} (curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID\n",
 		"PASS " + rs[0].VoteID,
 	} {
 		if !strings.Contains(text, want) {

@@ -20,8 +20,8 @@ var (
 // notReceipt says why something is not a receipt, what a receipt is and
 // how to get one.
 func notReceipt(why string) error {
-	return fmt.Errorf("%w: %s; a receipt is the JSON body of the gateway's GET /api/v1/votes/{vote_id} "+
-		"(curl -s http://GATEWAY/api/v1/votes/VOTE_ID > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why)
+	return fmt.Errorf("%w: %s; a receipt is the JSON body of the gateway's %s "+
+		"(curl -s http://GATEWAY%s > receipt.json), or let verify fetch it: verify --vote-id VOTE_ID", errNotReceipt, why, ReceiptRoute, ballot.ReceiptPath("VOTE_ID"))
 }
 
 // BatchRecords reads batch records, the election record and where a

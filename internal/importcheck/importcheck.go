@@ -1,0 +1,187 @@
+// Package importcheck checks, in a test, which of its module's packages a
+// Go package links: a rule such as "verify's checks link no command line"
+// is written once, as a Rule, and Check reports each package it forbids
+// that the package imports, directly or through others of the module's,
+// with the chain of imports that brings it in. Only tests use it.
+//
+// The walk reads the sources in process with go/build (build.Default:
+// this platform's files and build tags, test files aside, as a build
+// links the package), following the module's own packages only: it runs
+// no go command and needs no network. The module is the one whose go.mod
+// is the nearest above the package's folder.
+package importcheck
+
+import (
+	"errors"
+	"fmt"
+	"go/build"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Rule is what a package may link of its module, each package named by
+// its path in the module ("internal/cli": the import path without the
+// module's path and the slash after it).
+type Rule struct {
+	// Reaches are packages the package links, directly or not: the walk
+	// must reach each, which shows it read the package's imports (a walk
+	// that reached nothing would find no forbidden package either).
+	Reaches []string
+	// Forbidden are packages the package must not link; one ending in
+	// "/..." forbids that package and every one below it, as go's
+	// patterns do ("gateway/..." is gateway, gateway/roll and so on).
+	Forbidden []string
+}
+
+// T is the part of *testing.T that Check reports to.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
+// Check walks the imports of the package in folder dir (a test's working
+// directory is its package's folder: ".") and reports to t with Errorf,
+// the test going on: a walk that fails (no go.mod above dir, a folder
+// holding no Go package or one that cannot be parsed), each of r.Reaches
+// the walk did not reach, and each package the package links that
+// r.Forbidden forbids, naming the chain of imports that links it by the
+// fewest steps ("cmd/roll imports internal/electionsetup imports
+// internal/stack").
+func Check(t T, dir string, r Rule) {
+	t.Helper()
+	l, err := walk(dir)
+	if err != nil {
+		t.Errorf("reading the imports of the package in %s: %v", dir, err)
+		return
+	}
+	for _, p := range r.Reaches {
+		if _, ok := l.from[p]; !ok || p == l.root {
+			t.Errorf("the walk from %s did not reach %s, which the rule says it links; it reached %s", l.root, p, l.reached())
+		}
+	}
+	for _, p := range l.order {
+		for _, f := range r.Forbidden {
+			if forbids(f, p) {
+				t.Errorf("%s links %s, which the rule forbids: %s", l.root, p, l.chain(p))
+				break
+			}
+		}
+	}
+}
+
+// forbids reports whether pattern, a Rule's Forbidden entry, names
+// package p (both paths in the module).
+func forbids(pattern, p string) bool {
+	if below, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return p == below || strings.HasPrefix(p, below+"/")
+	}
+	return p == pattern
+}
+
+// links is the module's packages that one package of it links: each by
+// its path in the module, with the package the walk reached it from.
+type links struct {
+	root  string            // the package walked from
+	from  map[string]string // a package linked -> the one that imports it ("" for root)
+	order []string          // the packages linked, root aside, in the walk's order
+}
+
+// walk reads the imports of the package in dir and, breadth first, of the
+// module's packages it imports, directly or not (go/build, build.Default,
+// test files aside).
+func walk(dir string) (links, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return links{}, err
+	}
+	modRoot, module, err := findModule(abs)
+	if err != nil {
+		return links{}, err
+	}
+	rel, err := filepath.Rel(modRoot, abs)
+	if err != nil {
+		return links{}, err
+	}
+	l := links{root: filepath.ToSlash(rel), from: map[string]string{}}
+	l.from[l.root] = ""
+	for queue := []string{l.root}; len(queue) > 0; queue = queue[1:] {
+		pkg, err := build.Default.ImportDir(filepath.Join(modRoot, filepath.FromSlash(queue[0])), 0)
+		if err != nil {
+			return links{}, fmt.Errorf("package %s: %w", queue[0], err)
+		}
+		for _, imp := range pkg.Imports {
+			p, ours := inModule(module, imp)
+			if _, seen := l.from[p]; !ours || seen {
+				continue
+			}
+			l.from[p] = queue[0]
+			l.order = append(l.order, p)
+			queue = append(queue, p)
+		}
+	}
+	return l, nil
+}
+
+// inModule is import path imp's path in module, and whether imp is one of
+// module's packages ("." for the module's root package).
+func inModule(module, imp string) (string, bool) {
+	if imp == module {
+		return ".", true
+	}
+	return strings.CutPrefix(imp, module+"/")
+}
+
+// chain is the imports by which l.root links p, root first.
+func (l links) chain(p string) string {
+	steps := []string{p}
+	for q := l.from[p]; q != ""; q = l.from[q] {
+		steps = append(steps, q)
+	}
+	for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
+		steps[i], steps[j] = steps[j], steps[i]
+	}
+	return strings.Join(steps, " imports ")
+}
+
+// reached lists the packages the walk reached, for a report.
+func (l links) reached() string {
+	if len(l.order) == 0 {
+		return "none of the module's packages"
+	}
+	return strings.Join(l.order, ", ")
+}
+
+// findModule is the folder of the go.mod nearest above dir (dir itself
+// included), and the module path it declares.
+func findModule(dir string) (root, module string, err error) {
+	for root = dir; ; {
+		data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+		if err == nil {
+			module, err := modulePath(data)
+			if err != nil {
+				return "", "", fmt.Errorf("%s: %w", filepath.Join(root, "go.mod"), err)
+			}
+			return root, module, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return "", "", err
+		}
+		parent := filepath.Dir(root)
+		if parent == root {
+			return "", "", fmt.Errorf("no go.mod in %s or above it", dir)
+		}
+		root = parent
+	}
+}
+
+// modulePath is the module path that go.mod data declares.
+func modulePath(data []byte) (string, error) {
+	for line := range strings.Lines(string(data)) {
+		line, _, _ = strings.Cut(line, "//")
+		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(name), `"`), nil
+		}
+	}
+	return "", errors.New("go.mod declares no module")
+}

@@ -1,0 +1,5 @@
+// Package c imports nothing.
+package c
+
+// C is a value.
+const C = 1
