@@ -6,8 +6,10 @@
 //
 // # Signing and anchoring
 //
-// Every Config.Interval (1 s) the log reads the new entries of every state
-// of the election, and for each state whose log grew it signs a head
+// Every Config.Interval (1 s; at most Config.MaxInterval, 17.5 s, so that a
+// take-over below comes before the IntakeLogUnanchored alert) the log
+// reads the new entries of every state of the election, and for each
+// state whose log grew it signs a head
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
 // publishes it in Redis with votequeue.PublishHead, which keeps the largest
 // (a head signed again at the same size, below, replaces the earlier stamp
@@ -219,6 +221,18 @@ func DefaultConfig() Config {
 	return Config{Interval: time.Second, Wait: 2 * time.Second, CallTimeout: 5 * time.Second, Now: time.Now}
 }
 
+// withDefaults is c with its zero fields DefaultConfig's.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	c.Interval = cmp.Or(c.Interval, d.Interval)
+	c.Wait = cmp.Or(c.Wait, d.Wait)
+	c.CallTimeout = cmp.Or(c.CallTimeout, d.CallTimeout)
+	if c.Now == nil {
+		c.Now = d.Now
+	}
+	return c
+}
+
 // chunk is the most entries read from Redis in one call.
 const chunk = 10_000
 
@@ -271,14 +285,9 @@ type stateLog struct {
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
+// The caller checks cfg first (Config.Check).
 func New(rdb redis.UniversalClient, ledger Ledger, cfg Config, log *slog.Logger) *Log {
-	d := DefaultConfig()
-	cfg.Interval = cmp.Or(cfg.Interval, d.Interval)
-	cfg.Wait = cmp.Or(cfg.Wait, d.Wait)
-	cfg.CallTimeout = cmp.Or(cfg.CallTimeout, d.CallTimeout)
-	if cfg.Now == nil {
-		cfg.Now = d.Now
-	}
+	cfg = cfg.withDefaults()
 	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, m: newMetrics(cfg.Registry), states: map[string]*stateLog{}}
 }
 
@@ -576,7 +585,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 	s.mu.Lock()
 	size, signed := s.tree.Size(), s.signed.Size
 	lost := size == s.lost && size != signed // refused at this size: not signed again
-	check := lost && l.ledger != nil && !s.lostAt.IsZero() && (l.leaving.Load() || now.Sub(s.lostAt) >= l.takeOverDelay())
+	check := lost && l.ledger != nil && !s.lostAt.IsZero() && (l.leaving.Load() || now.Sub(s.lostAt) >= takeOverDelay(l.cfg.Interval, l.cfg.CallTimeout))
 	due := l.cfg.Key != nil && size > 0 && (size != signed || s.resign) && !lost
 	var root [32]byte
 	if due || check {
@@ -663,12 +672,13 @@ func closingTimeout(call time.Duration) time.Duration { return 2 * call }
 // the Redis client or the ledger connection sooner cuts the closing round,
 // leaving the last votes under no anchored head.
 func (c Config) StopTimeout() time.Duration {
-	call := cmp.Or(c.CallTimeout, DefaultConfig().CallTimeout)
+	call := c.withDefaults().CallTimeout
 	return anchorTimeout(call) + closingTimeout(call)
 }
 
 // takeOverDelay is how long a size refused by PublishHead
-// (votequeue.HeadSameSize) is left to the gateway whose head is stored
+// (votequeue.HeadSameSize) is left, by a Log whose Interval and
+// CallTimeout are interval and call, to the gateway whose head is stored
 // before takeOver reads the ledger: how long that gateway's anchor of it
 // may be held up by its anchors' timeout. Run sends one anchor at a time,
 // so the anchor it had in flight when it published may take
@@ -680,7 +690,9 @@ func (c Config) StopTimeout() time.Duration {
 // counted (intake_log_anchor_races_total), failing the other states'
 // heads of one transaction till the next round. A shorter delay makes
 // that race the rule whenever the ledger is slow (a poll's close).
-func (l *Log) takeOverDelay() time.Duration { return l.cfg.Interval + 2*l.anchorTimeout() }
+func takeOverDelay(interval, call time.Duration) time.Duration {
+	return interval + 2*anchorTimeout(call)
+}
 
 // takeOver is sign's step for a state whose head of size h.Size (of root
 // h.Root) PublishHead refused takeOverDelay ago: unless the ledger's
