@@ -171,6 +171,11 @@ func (c Config) withDefaults() Config {
 // ctxErrorCode is the gin context's key of an error answer's code.
 const ctxErrorCode = "error_code"
 
+// ctxValidatedStatus is the gin context's key of a vote's
+// votes_validated_total status where it is not the answer's error code
+// (statusIntakeFull).
+const ctxValidatedStatus = "validated_status"
+
 // headerRequestID is X-Request-ID as net/http keys it (canonical form), so
 // the header maps are read and written without canonicalising the name.
 const headerRequestID = "X-Request-Id"

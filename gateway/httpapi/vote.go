@@ -346,7 +346,9 @@ func (s *Server) postVote(c *gin.Context) {
 	s.m.submitted.Inc()
 	defer func() {
 		status := "accepted"
-		if code, ok := c.Get(ctxErrorCode); ok {
+		if v, ok := c.Get(ctxValidatedStatus); ok {
+			status = v.(string)
+		} else if code, ok := c.Get(ctxErrorCode); ok {
 			status = code.(string)
 		}
 		s.m.validatedBy.get(status).Inc()
@@ -476,6 +478,9 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 	}
 	if ctx := c.Request.Context(); s.deps.Log.Enabled(ctx, level) {
 		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
+	}
+	if errors.Is(err, dedup.ErrBusy) {
+		c.Set(ctxValidatedStatus, statusIntakeFull)
 	}
 	s.unavailable(c, code, message)
 }
