@@ -471,7 +471,8 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 		level, what, code, message = slog.LevelWarn, "vote's Redis call cut by the gateway's stop", codeStopping, "the gateway is stopping; retry later or on another gateway (a 409 duplicate on retry means the vote was kept)"
 	case errors.Is(err, dedup.ErrBusy):
 		// At debug: under a surge it comes for every vote refused, and the
-		// access log's warn line for the 503 (code overloaded) says it once.
+		// access log's warn lines for the 503s (code overloaded) say it, at
+		// most two a second (warnSampler).
 		level, what, code, message = slog.LevelDebug, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
 	case errors.Is(err, context.Canceled):
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
