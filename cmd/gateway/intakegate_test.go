@@ -105,6 +105,7 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 type heldStop struct {
 	g                *gateway
 	loopCtx          context.Context // its one background loop's
+	start            time.Time       // when the stop was started
 	stopped          chan struct{}   // closed when the stop returned
 	acceptReturned   chan struct{}   // closed when the held Accept returned, with:
 	res              dedup.Result
@@ -150,6 +151,7 @@ func startHeldStop(t *testing.T, c heldCase) *heldStop {
 	<-c.entered
 	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
 	t.Cleanup(cancel)
+	h.start = time.Now()
 	go func() {
 		defer close(h.stopped)
 		h.g.stop(grace, &http.Server{}, stopLoops, c.log)
@@ -159,6 +161,17 @@ func startHeldStop(t *testing.T, c heldCase) *heldStop {
 
 // discardLog is a logger writing nowhere.
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitStopped waits for the stop to return, failing with why past
+// closeWait and 10 s more.
+func (h *heldStop) waitStopped(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case <-h.stopped:
+	case <-time.After(closeWait + 10*time.Second):
+		t.Fatalf("the stop has not returned %v after it began: %s", time.Since(h.start), why)
+	}
+}
 
 func isRefusing(g *intakeGate) bool {
 	g.mu.Lock()
@@ -263,13 +276,8 @@ func (stuckClose) Close() { select {} }
 func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
 	held := newHeldIntake()
 	var logs bytes.Buffer
-	start := time.Now()
 	h := startHeldStop(t, heldCase{intake: stuckClose{held}, entered: held.entered, intakeWait: 50 * time.Millisecond, watch: held.aborted, log: slog.New(slog.NewTextHandler(&logs, nil))})
-	select {
-	case <-h.stopped:
-	case <-time.After(closeWait + 10*time.Second):
-		t.Fatalf("the stop has not returned %v after it began: it waits for the intake's Close without bound", time.Since(start))
-	}
+	h.waitStopped(t, "it waits for the intake's Close without bound")
 	select {
 	case <-h.acceptReturned:
 	case <-time.After(5 * time.Second):
@@ -415,14 +423,9 @@ func TestStopAbortsARealAccept(t *testing.T) {
 	d, a, queued := realIntake(t, ledger)
 	intake := abortNoted{d, make(chan struct{})}
 	var logs bytes.Buffer
-	start := time.Now()
 	h := startHeldStop(t, heldCase{intake: intake, entered: ledger.entered, attempt: a, intakeWait: 100 * time.Millisecond,
 		watch: intake.aborted, log: slog.New(slog.NewTextHandler(&logs, nil))})
-	select {
-	case <-h.stopped:
-	case <-time.After(closeWait + 10*time.Second):
-		t.Fatalf("the stop has not returned %v after it began", time.Since(start))
-	}
+	h.waitStopped(t, "the Deduper's Close or the aborted Accept hangs")
 	select {
 	case <-h.acceptReturned:
 	case <-time.After(time.Second):

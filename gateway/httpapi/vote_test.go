@@ -286,14 +286,7 @@ func TestUnavailable(t *testing.T) {
 		wantError(t, f.do(http.MethodGet, "/api/v1/election", ""), 503, codeElectionUnavailable)
 	})
 	t.Run("overloaded", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
-		for _, v := range []string{"v1", "v2", "v3"} {
-			f.enroll(v, "c", "CA")
-		}
-		f.accept(voteBody("v1", "c", "CA", "alice"))
-		f.accept(voteBody("v2", "c", "CA", "alice"))
-		f.srv.watch.pollDepths(context.Background())
-		wantError(t, f.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
+		f := pastMaxDepth(t)
 		// Another state's queue is not full.
 		f.enroll("v3", "c", "NY")
 		f.accept(voteBody("v3", "c", "NY", "alice"))
@@ -372,15 +365,7 @@ func TestUnavailable(t *testing.T) {
 // Redis does not keep up). Both counted overloaded, an operator could not
 // tell which limit refused.
 func TestOverloadedRefusalsCountedApart(t *testing.T) {
-	deep := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
-	for _, v := range []string{"v1", "v2", "v3"} {
-		deep.enroll(v, "c", "CA")
-	}
-	deep.accept(voteBody("v1", "c", "CA", "alice"))
-	deep.accept(voteBody("v2", "c", "CA", "alice"))
-	deep.srv.watch.pollDepths(context.Background())
-	wantError(t, deep.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
-
+	deep := pastMaxDepth(t)
 	busy := newFixture(t, fixtureOpts{wrapIntake: func(in Intake) Intake { return failingIntake{in, dedup.ErrBusy} }})
 	busy.enroll("v1", "c1", "CA")
 	for range 2 {
@@ -400,6 +385,22 @@ func TestOverloadedRefusalsCountedApart(t *testing.T) {
 			t.Errorf("%s: /metrics lacks %q or has %q:\n%s", c.name, c.want, c.never, grepLines(metrics, "votes_validated_total"))
 		}
 	}
+}
+
+// pastMaxDepth is a fixture whose CA queue is deeper than its
+// MaxQueueDepth (1): voter v3 (credential c), on CA's roll, was refused
+// 503 overloaded there.
+func pastMaxDepth(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
+	for _, v := range []string{"v1", "v2", "v3"} {
+		f.enroll(v, "c", "CA")
+	}
+	f.accept(voteBody("v1", "c", "CA", "alice"))
+	f.accept(voteBody("v2", "c", "CA", "alice"))
+	f.srv.watch.pollDepths(context.Background())
+	wantError(t, f.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
+	return f
 }
 
 // grepLines is text's lines that contain s.
