@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/bloom"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/httpapi"
+	"github.com/votechain/votechain/gateway/votequeue"
+	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/redistest"
 )
 
 // heldIntake is an intake whose Accept is held until release is closed
@@ -58,7 +64,7 @@ func (h *heldIntake) Close() { close(h.closed) }
 // after it returned, then closes the intake.
 func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	held := newHeldIntake()
-	h := startHeldStop(t, held, held, 10*time.Second, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := startHeldStop(t, heldCase{intake: held, entered: held.entered, intakeWait: 10 * time.Second, log: discardLog()})
 	g := h.g
 	// Until the gate refuses, a new Accept would be held too.
 	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
@@ -99,6 +105,7 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 type heldStop struct {
 	g                *gateway
 	loopCtx          context.Context // its one background loop's
+	start            time.Time       // when the stop was started
 	stopped          chan struct{}   // closed when the stop returned
 	acceptReturned   chan struct{}   // closed when the held Accept returned, with:
 	res              dedup.Result
@@ -106,14 +113,23 @@ type heldStop struct {
 	beforeLoopsEnded bool // whether the channel watched was closed when the loop ended (read once stopped)
 }
 
-// startHeldStop makes a gateway over intake (held, or wrapping it) that
-// waits up to intakeWait for its Accepts at a stop, holds an Accept in it,
-// then starts the stop, logging to log. Its loop notes, as it ends,
-// whether watch was closed by then (nil: the held Accept's return).
-func startHeldStop(t *testing.T, intake closingIntake, held *heldIntake, intakeWait time.Duration, watch <-chan struct{}, log *slog.Logger) *heldStop {
+// heldCase is what startHeldStop starts.
+type heldCase struct {
+	intake     closingIntake
+	entered    <-chan struct{} // closed once the intake holds an Accept
+	attempt    dedup.Attempt   // the Accept's
+	intakeWait time.Duration   // the longest the stop waits for the Accepts in flight
+	watch      <-chan struct{} // the loop notes whether it was closed as it ended (nil: the held Accept's return)
+	log        *slog.Logger    // the stop's
+}
+
+// startHeldStop makes a gateway over c.intake, holds an Accept of
+// c.attempt in it (until c.entered is closed), then starts the stop.
+func startHeldStop(t *testing.T, c heldCase) *heldStop {
 	t.Helper()
-	h := &heldStop{g: &gateway{intake: &intakeGate{closingIntake: intake}, intakeWait: intakeWait, loops: &sync.WaitGroup{}, loopsStop: time.Second},
+	h := &heldStop{g: &gateway{intake: &intakeGate{closingIntake: c.intake}, intakeWait: c.intakeWait, loops: &sync.WaitGroup{}, loopsStop: time.Second},
 		stopped: make(chan struct{}), acceptReturned: make(chan struct{})}
+	watch := c.watch
 	if watch == nil {
 		watch = h.acceptReturned
 	}
@@ -130,16 +146,31 @@ func startHeldStop(t *testing.T, intake closingIntake, held *heldIntake, intakeW
 	})
 	go func() {
 		defer close(h.acceptReturned)
-		h.res, h.acceptErr = h.g.intake.Accept(context.Background(), dedup.Attempt{})
+		h.res, h.acceptErr = h.g.intake.Accept(context.Background(), c.attempt)
 	}()
-	<-held.entered
+	<-c.entered
 	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
 	t.Cleanup(cancel)
+	h.start = time.Now()
 	go func() {
 		defer close(h.stopped)
-		h.g.stop(grace, &http.Server{}, stopLoops, log)
+		h.g.stop(grace, &http.Server{}, stopLoops, c.log)
 	}()
 	return h
+}
+
+// discardLog is a logger writing nowhere.
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// waitStopped waits for the stop to return, failing with why past
+// closeWait and 10 s more.
+func (h *heldStop) waitStopped(t *testing.T, why string) {
+	t.Helper()
+	select {
+	case <-h.stopped:
+	case <-time.After(closeWait + 10*time.Second):
+		t.Fatalf("the stop has not returned %v after it began: %s", time.Since(h.start), why)
+	}
 }
 
 func isRefusing(g *intakeGate) bool {
@@ -196,7 +227,7 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		g.stop(grace, srv, stopLoops, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		g.stop(grace, srv, stopLoops, discardLog())
 	}()
 	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -245,13 +276,8 @@ func (stuckClose) Close() { select {} }
 func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
 	held := newHeldIntake()
 	var logs bytes.Buffer
-	start := time.Now()
-	h := startHeldStop(t, stuckClose{held}, held, 50*time.Millisecond, held.aborted, slog.New(slog.NewTextHandler(&logs, nil)))
-	select {
-	case <-h.stopped:
-	case <-time.After(closeWait + 10*time.Second):
-		t.Fatalf("the stop has not returned %v after it began: it waits for the intake's Close without bound", time.Since(start))
-	}
+	h := startHeldStop(t, heldCase{intake: stuckClose{held}, entered: held.entered, intakeWait: 50 * time.Millisecond, watch: held.aborted, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	h.waitStopped(t, "it waits for the intake's Close without bound")
 	select {
 	case <-h.acceptReturned:
 	case <-time.After(5 * time.Second):
@@ -271,5 +297,160 @@ func TestStopAbortsAcceptsStillInFlight(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("stop's log lacks %q:\n%s", want, logs.String())
 		}
+	}
+}
+
+// heldLedger is a dedup.NullifierLedger whose exact check is held until
+// release is closed or its context is cut (the Deduper's Abort cuts it);
+// either way it answers "unused", so only the Deduper's own rule keeps a
+// call from starting after Abort. entered is closed once a check has begun.
+type heldLedger struct {
+	entered   chan struct{}
+	release   chan struct{}
+	cut       chan struct{} // closed if a check's context was cut first
+	enterOnce sync.Once
+}
+
+func newHeldLedger() *heldLedger {
+	return &heldLedger{entered: make(chan struct{}), release: make(chan struct{}), cut: make(chan struct{})}
+}
+
+func (l *heldLedger) NullifierUsed(ctx context.Context, _, _ string) (bool, error) {
+	l.enterOnce.Do(func() { close(l.entered) })
+	select {
+	case <-l.release:
+	case <-ctx.Done():
+		close(l.cut)
+	}
+	return false, nil
+}
+
+// realIntake is a dedup.Deduper over a real redis-server, as wire makes
+// it, asking ledger for its exact checks, and the attempt of a voter on
+// CA's roll whose Bloom filter says maybe seen: the Accept waits in its
+// exact check, before any call that stores the vote, for as long as
+// ledger holds it. queued counts CA's stream.
+func realIntake(t *testing.T, ledger dedup.NullifierLedger) (d *dedup.Deduper, a dedup.Attempt, queued func() int64) {
+	t.Helper()
+	rs := redistest.Start(t)
+	enrollVoter(t, rs)
+	ctx := context.Background()
+	admin := rs.Client()
+	if _, err := dedup.EnsureParams(ctx, admin, "CA", bloom.Params{Bits: 8, Hashes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Set(ctx, votequeue.BloomKey("CA"), "\xff", 0).Err(); err != nil { // every bit set
+		t.Fatal(err)
+	}
+	d = dedup.New(rs.ClientAs(redisserver.UserGateway), ledger, dedup.Config{}, discardLog())
+	t.Cleanup(d.Close)
+	secret, _ := hex.DecodeString(testSecretHex)
+	e, err := testElection()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := ballot.NewVoteID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = dedup.Attempt{Vote: ballot.Vote{ID: id, State: "CA", Contest: "president", Choice: "alice", CastAt: time.Now().UnixMilli(),
+		Nullifier: ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president"))}}
+	queued = func() int64 {
+		t.Helper()
+		n, err := admin.XLen(ctx, votequeue.StreamKey("CA")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return d, a, queued
+}
+
+// abortNoted is a Deduper whose Abort closes aborted once it returned.
+type abortNoted struct {
+	*dedup.Deduper
+	aborted chan struct{}
+}
+
+func (a abortNoted) Abort() { a.Deduper.Abort(); close(a.aborted) }
+
+// TestStopWaitsForARealAccept: the gate over a real Deduper (a real
+// redis-server), its grace run out with an Accept held in the exact check
+// of a Bloom maybe-seen: the gate refuses a new vote at once
+// (dedup.ErrClosed: 503 stopping), the held Accept, released within the
+// intake's longest Accept, stores its vote and answers Accepted, the loops
+// (the intake log's closing round) end only after it returned, so the
+// round covers the vote, and the stop closes the Deduper.
+func TestStopWaitsForARealAccept(t *testing.T) {
+	ledger := newHeldLedger()
+	d, a, queued := realIntake(t, ledger)
+	h := startHeldStop(t, heldCase{intake: d, entered: ledger.entered, attempt: a, intakeWait: d.MaxAcceptTime(), log: discardLog()})
+	for deadline := time.Now().Add(5 * time.Second); !isRefusing(h.g.intake); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the intake does not refuse votes 5 s after the stop began")
+		}
+	}
+	if _, err := h.g.intake.Accept(context.Background(), a); !errors.Is(err, dedup.ErrClosed) {
+		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
+	}
+	close(ledger.release)
+	<-h.acceptReturned
+	if h.acceptErr != nil || h.res.Outcome != dedup.Accepted || !h.res.BloomMaybe {
+		t.Fatalf("held Accept: %+v, %v; want Accepted after its exact check", h.res, h.acceptErr)
+	}
+	<-h.stopped
+	if !h.beforeLoopsEnded {
+		t.Error("loops ended before the held Accept returned: the closing round may miss its vote")
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("CA's stream holds %d votes; want the held Accept's", n)
+	}
+	if _, err := d.Accept(context.Background(), a); !errors.Is(err, dedup.ErrClosed) {
+		t.Errorf("the Deduper's Accept after the stop: %v; want dedup.ErrClosed (closed by the stop)", err)
+	}
+}
+
+// TestStopAbortsARealAccept: the gate over a real Deduper whose Accept is
+// held in its exact check past the stop's wait for it (the intake's
+// longest Accept, shortened here): the stop aborts the Deduper, which cuts
+// the check, so the Accept returns at once with dedup.ErrClosed (503
+// stopping, not stored) before the loops end; though the ledger then
+// answers "unused", no Redis call starts after the abort (the vote is not
+// in its state's stream), and the Deduper closes within the stop's
+// closeWait.
+func TestStopAbortsARealAccept(t *testing.T) {
+	ledger := newHeldLedger()
+	d, a, queued := realIntake(t, ledger)
+	intake := abortNoted{d, make(chan struct{})}
+	var logs bytes.Buffer
+	h := startHeldStop(t, heldCase{intake: intake, entered: ledger.entered, attempt: a, intakeWait: 100 * time.Millisecond,
+		watch: intake.aborted, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	h.waitStopped(t, "the Deduper's Close or the aborted Accept hangs")
+	select {
+	case <-h.acceptReturned:
+	case <-time.After(time.Second):
+		t.Fatal("the held Accept has not returned 1 s after the stop")
+	}
+	if !errors.Is(h.acceptErr, dedup.ErrClosed) {
+		t.Errorf("held Accept: %+v, %v; want dedup.ErrClosed (not stored)", h.res, h.acceptErr)
+	}
+	if !h.beforeLoopsEnded {
+		t.Error("loops ended before the Deduper was aborted: a vote its Accepts store would miss the closing round")
+	}
+	select {
+	case <-ledger.cut:
+	default:
+		t.Error("the exact check's ledger ask was not cut by the abort")
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("CA's stream holds %d votes after the abort; want none: a call started after it", n)
+	}
+	for _, want := range []string{"waiting for 1 Accepts in flight", "1 Accepts still in flight after the intake's longest Accept: aborted"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("stop's log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "the intake's Redis calls still running") {
+		t.Errorf("the Deduper did not close within %v of the stop's end of its loops:\n%s", closeWait, logs.String())
 	}
 }

@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/votechain/votechain/ballot"
+	"github.com/votechain/votechain/gateway/dedup"
 )
 
 // TestAccessLogNamesTheRouteNotThePath: a receipt's path names its vote
@@ -46,5 +49,80 @@ func TestOnlyXForwardedForNamesTheClient(t *testing.T) {
 		if !strings.Contains(logs.String(), "client="+c.client+" ") {
 			t.Errorf("%s: %s from the trusted proxy: logged\n%s\nwant client=%s", c.header, c.value, logs.String(), c.client)
 		}
+	}
+}
+
+// TestAccessLogBoundsRepeated503s: a surge of 503 overloaded answers
+// (1,000 in a second, then 500 more) writes two warn lines a second, not
+// one per answer: the first answer of the second, then a line counting
+// the rest, written by the first answer after the second, or, once the
+// surge is over, by the flush Run makes every second. Each answer is still
+// logged at debug. Before, every 503 had a warn line of its own.
+func TestAccessLogBoundsRepeated503s(t *testing.T) {
+	var logs bytes.Buffer
+	t0 := time.Now().UTC().Truncate(time.Second) // within the election's polls
+	now := t0
+	since := func(d time.Duration) string { return " since=" + t0.Add(d).Format("2006-01-02T15:04:05.000Z07:00") }
+	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{Now: func() time.Time { return now }},
+		wrapIntake: func(in Intake) Intake { return failingIntake{in, dedup.ErrBusy} }})
+	f.enroll("v1", "c1", "CA")
+	surge := func(from time.Time, n int) {
+		t.Helper()
+		for i := range n {
+			now = from.Add(time.Duration(i) * time.Millisecond) // within the second
+			if rec := f.vote(voteBody("v1", "c1", "CA", "alice")); rec.Code != http.StatusServiceUnavailable {
+				t.Fatalf("vote %d: %d; want 503", i, rec.Code)
+			}
+		}
+	}
+	surge(t0, 1000)
+	surge(t0.Add(time.Second), 501) // its first answer summarises the first second's
+	f.srv.warns.flush(context.Background(), f.srv.deps.Log, t0.Add(2500*time.Millisecond))
+
+	var warns []string
+	debug := 0
+	for line := range strings.Lines(logs.String()) {
+		switch {
+		case strings.Contains(line, "level=WARN"):
+			warns = append(warns, line)
+		case strings.Contains(line, "level=DEBUG msg=http ") && strings.Contains(line, "status=503"):
+			debug++
+		}
+	}
+	want := []string{
+		"level=WARN msg=http ",
+		`level=WARN msg="http: 999 more 503 overloaded answers in the 1s after the one logged" route=/api/v1/vote status=503 code=overloaded count=999` + since(0),
+		"level=WARN msg=http ",
+		`level=WARN msg="http: 500 more 503 overloaded answers in the 1s after the one logged" route=/api/v1/vote status=503 code=overloaded count=500` + since(time.Second),
+	}
+	if len(warns) != len(want) {
+		t.Fatalf("%d warn lines for 1,501 answers 503; want %d:\n%s", len(warns), len(want), strings.Join(warns[:min(len(warns), 10)], ""))
+	}
+	for i, w := range want {
+		if !strings.Contains(warns[i], w) {
+			t.Errorf("warn line %d: %s\nwant it to contain %s", i+1, warns[i], w)
+		}
+	}
+	if debug != 1501-2 {
+		t.Errorf("%d answers 503 logged at debug; want the 1,499 not logged at warn", debug)
+	}
+}
+
+// TestAccessLogSummarisesAtStop: the answers counted in a window still
+// open when Run's context ends are summarised then, not lost.
+func TestAccessLogSummarisesAtStop(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, fixtureOpts{log: &logs, wrapIntake: func(in Intake) Intake { return failingIntake{in, dedup.ErrBusy} }})
+	f.enroll("v1", "c1", "CA")
+	now := time.Now()
+	f.srv.cfg.Now = func() time.Time { return now } // one instant: a single window
+	for range 10 {
+		f.vote(voteBody("v1", "c1", "CA", "alice"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.srv.warns.run(ctx, f.srv.deps.Log, f.srv.cfg.Now)
+	if got := strings.Count(logs.String(), "level=WARN"); got != 2 || !strings.Contains(logs.String(), "count=9 ") {
+		t.Errorf("%d warn lines; want 2, the second counting 9 answers:\n%s", got, grepLines(logs.String(), "level=WARN"))
 	}
 }

@@ -30,7 +30,7 @@ const (
 	codeUnknownChoice       = "unknown_choice"         // 422
 	codeRateLimited         = "rate_limited"           // 429
 	codeUnavailable         = "unavailable"            // 503: Redis (also a receipt's Redis record) or an internal fault
-	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed, or the intake's queue for Redis full (dedup.ErrBusy)
+	codeOverloaded          = "overloaded"             // 503: queue deeper than allowed, or the intake's queue for Redis full (dedup.ErrBusy; counted apart in votes_validated_total: statusIntakeFull)
 	codeLedgerUnavailable   = "ledger_unavailable"     // 503: the ledger unreadable for a vote's exact duplicate check or a receipt's batch
 	codeElectionUnavailable = "election_unavailable"   // 503: no election record, or the last one read older than --election-max-age (every route that reads it)
 	codeNotReady            = "not_ready"              // 503: /readyz, the queue (Redis) unreachable

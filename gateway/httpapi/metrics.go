@@ -32,6 +32,14 @@ type metrics struct {
 	validatedBy children[string, prometheus.Counter]
 }
 
+// statusIntakeFull is votes_validated_total's status of a vote refused
+// 503 overloaded because its lane's queue for Redis was full
+// (dedup.ErrBusy): Redis does not keep up with the votes. The answer's
+// code is overloaded, as for a state's queue deeper than
+// Config.MaxQueueDepth (status overloaded: the batchers lag), so that
+// clients see one refusal while operators can tell the two limits apart.
+const statusIntakeFull = "overloaded_intake"
+
 // routeKey names a child of api_request_duration_seconds.
 type routeKey struct {
 	method, route string
@@ -46,7 +54,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		validated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "votes_validated_total",
-			Help: "Vote submissions answered, by status: accepted or the error code.",
+			Help: "Vote submissions answered, by status: accepted, the error code, or overloaded_intake for a 503 overloaded because the intake's queue for Redis was full (overloaded: a state's queue past --max-queue-depth).",
 		}, []string{"status"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "vote_validation_duration_seconds",

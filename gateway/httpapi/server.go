@@ -171,6 +171,11 @@ func (c Config) withDefaults() Config {
 // ctxErrorCode is the gin context's key of an error answer's code.
 const ctxErrorCode = "error_code"
 
+// ctxValidatedStatus is the gin context's key of a vote's
+// votes_validated_total status where it is not the answer's error code
+// (statusIntakeFull).
+const ctxValidatedStatus = "validated_status"
+
 // headerRequestID is X-Request-ID as net/http keys it (canonical form), so
 // the header maps are read and written without canonicalising the name.
 const headerRequestID = "X-Request-Id"
@@ -193,6 +198,7 @@ type Server struct {
 	epoch  time.Time
 	secret *ballot.Secret
 	bodies sync.Pool // *[]byte: request bodies of known length
+	warns  warnSampler
 }
 
 // New builds the server and registers its metrics on deps.Registry.
@@ -300,11 +306,13 @@ func probeRoutes(g *gin.Engine, cfg Config, reg prometheus.Gatherer, ready gin.H
 	}
 }
 
-// Run polls queue depths and Bloom statistics and probes the ledger until
-// ctx ends; it returns once they have all stopped.
+// Run polls queue depths and Bloom statistics, probes the ledger and
+// writes the access log's summaries of 5xx answers (warnSampler) until ctx
+// ends; it returns once they have all stopped.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.ledger.run(ctx) })
+	wg.Go(func() { s.warns.run(ctx, s.deps.Log, s.cfg.Now) })
 	s.watch.run(ctx, s.cfg.DepthInterval, s.cfg.BloomInterval)
 	wg.Wait()
 }
@@ -387,7 +395,9 @@ func (s *Server) logger(c *gin.Context) *slog.Logger {
 }
 
 // accessLog records every request's duration by route and status, logs
-// every request at debug level and 5xx answers at warn. It logs the route's
+// every request at debug level and 5xx answers at warn, at most the first
+// of each kind (route, status and code) a second, the others of the second
+// counted on a warn line of their own (warnSampler). It logs the route's
 // pattern, never the path: a receipt's path names its vote id, whose
 // choice is public, and beside the client's address the line would tie a
 // voter to a choice.
@@ -395,11 +405,19 @@ func (s *Server) accessLog(c *gin.Context) {
 	start := time.Since(s.epoch)
 	c.Next()
 	took := time.Since(s.epoch) - start
+	status := c.Writer.Status()
+	s.m.request(c.Request.Method, c.FullPath(), status).Observe(took.Seconds())
 	level := slog.LevelDebug
-	if c.Writer.Status() >= 500 {
-		level = slog.LevelWarn
+	if ctx := c.Request.Context(); status >= 500 && s.deps.Log.Enabled(ctx, slog.LevelWarn) {
+		k := warnKind{route: cmp.Or(c.FullPath(), "unmatched"), status: status, code: c.GetString(ctxErrorCode)}
+		warn, closed := s.warns.admit(k, s.cfg.Now())
+		if closed.more > 0 {
+			summarise(ctx, s.deps.Log, k, closed)
+		}
+		if warn {
+			level = slog.LevelWarn
+		}
 	}
-	s.m.request(c.Request.Method, c.FullPath(), c.Writer.Status()).Observe(took.Seconds())
 	logRequest(s.deps.Log, level, c, took)
 }
 

@@ -346,7 +346,9 @@ func (s *Server) postVote(c *gin.Context) {
 	s.m.submitted.Inc()
 	defer func() {
 		status := "accepted"
-		if code, ok := c.Get(ctxErrorCode); ok {
+		if v, ok := c.Get(ctxValidatedStatus); ok {
+			status = v.(string)
+		} else if code, ok := c.Get(ctxErrorCode); ok {
 			status = code.(string)
 		}
 		s.m.validatedBy.get(status).Inc()
@@ -469,13 +471,17 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 		level, what, code, message = slog.LevelWarn, "vote's Redis call cut by the gateway's stop", codeStopping, "the gateway is stopping; retry later or on another gateway (a 409 duplicate on retry means the vote was kept)"
 	case errors.Is(err, dedup.ErrBusy):
 		// At debug: under a surge it comes for every vote refused, and the
-		// access log's warn line for the 503 (code overloaded) says it once.
+		// access log's warn lines for the 503s (code overloaded) say it, at
+		// most two a second (warnSampler).
 		level, what, code, message = slog.LevelDebug, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
 	case errors.Is(err, context.Canceled):
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
 	}
 	if ctx := c.Request.Context(); s.deps.Log.Enabled(ctx, level) {
 		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
+	}
+	if errors.Is(err, dedup.ErrBusy) {
+		c.Set(ctxValidatedStatus, statusIntakeFull)
 	}
 	s.unavailable(c, code, message)
 }

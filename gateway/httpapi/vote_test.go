@@ -286,14 +286,7 @@ func TestUnavailable(t *testing.T) {
 		wantError(t, f.do(http.MethodGet, "/api/v1/election", ""), 503, codeElectionUnavailable)
 	})
 	t.Run("overloaded", func(t *testing.T) {
-		f := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
-		for _, v := range []string{"v1", "v2", "v3"} {
-			f.enroll(v, "c", "CA")
-		}
-		f.accept(voteBody("v1", "c", "CA", "alice"))
-		f.accept(voteBody("v2", "c", "CA", "alice"))
-		f.srv.watch.pollDepths(context.Background())
-		wantError(t, f.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
+		f := pastMaxDepth(t)
 		// Another state's queue is not full.
 		f.enroll("v3", "c", "NY")
 		f.accept(voteBody("v3", "c", "NY", "alice"))
@@ -363,6 +356,62 @@ func TestUnavailable(t *testing.T) {
 			t.Errorf("%d ErrBusy lines, %d warn lines; want 1 each (the access log's):\n%s", busy, warns, logs.String())
 		}
 	})
+}
+
+// TestOverloadedRefusalsCountedApart: both limits answer 503 overloaded,
+// but votes_validated_total tells them apart: status overloaded for a
+// state's queue deeper than MaxQueueDepth (the batchers lag),
+// overloaded_intake for the intake's queue for Redis full (dedup.ErrBusy:
+// Redis does not keep up). Both counted overloaded, an operator could not
+// tell which limit refused.
+func TestOverloadedRefusalsCountedApart(t *testing.T) {
+	deep := pastMaxDepth(t)
+	busy := newFixture(t, fixtureOpts{wrapIntake: func(in Intake) Intake { return failingIntake{in, dedup.ErrBusy} }})
+	busy.enroll("v1", "c1", "CA")
+	for range 2 {
+		wantError(t, busy.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeOverloaded)
+	}
+	for _, c := range []struct {
+		name  string
+		f     *fixture
+		want  string
+		never string
+	}{
+		{"queue past MaxQueueDepth", deep, `votes_validated_total{status="overloaded"} 1` + "\n", `status="overloaded_intake"`},
+		{"intake's queue full", busy, `votes_validated_total{status="overloaded_intake"} 2` + "\n", `status="overloaded"}`},
+	} {
+		metrics := c.f.do(http.MethodGet, "/metrics", "").Body.String()
+		if !strings.Contains(metrics, c.want) || strings.Contains(metrics, c.never) {
+			t.Errorf("%s: /metrics lacks %q or has %q:\n%s", c.name, c.want, c.never, grepLines(metrics, "votes_validated_total"))
+		}
+	}
+}
+
+// pastMaxDepth is a fixture whose CA queue is deeper than its
+// MaxQueueDepth (1): voter v3 (credential c), on CA's roll, was refused
+// 503 overloaded there.
+func pastMaxDepth(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t, fixtureOpts{cfg: Config{MaxQueueDepth: 1}})
+	for _, v := range []string{"v1", "v2", "v3"} {
+		f.enroll(v, "c", "CA")
+	}
+	f.accept(voteBody("v1", "c", "CA", "alice"))
+	f.accept(voteBody("v2", "c", "CA", "alice"))
+	f.srv.watch.pollDepths(context.Background())
+	wantError(t, f.vote(voteBody("v3", "c", "CA", "alice")), 503, codeOverloaded)
+	return f
+}
+
+// grepLines is text's lines that contain s.
+func grepLines(text, s string) string {
+	var b strings.Builder
+	for line := range strings.Lines(text) {
+		if strings.Contains(line, s) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // failingIntake is an Intake whose every Accept fails with err.
