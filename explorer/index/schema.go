@@ -203,8 +203,8 @@ CREATE TABLE IF NOT EXISTS channel_config (
 -- the registered keys (JSON ballot.LogKeys) and each state's anchored head
 -- (JSON ballot.AnchoredHead, with the block that wrote it), for the audit
 -- of later anchors and the audit page. log_since holds the block from
--- which this index kept them: an index written before 2026-12-04 kept
--- none, so its explorer does not check the log's transactions
+-- which this index kept them: an index written before 2026-12-04 16:36
+-- kept none, so its explorer does not check the log's transactions
 -- (audit.ErrNotRecorded) until reindexed.
 CREATE TABLE IF NOT EXISTS log_keys (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
@@ -222,7 +222,7 @@ CREATE TABLE IF NOT EXISTS log_since (
 -- Each chaincode's endorsement policy as its last definition the indexed
 -- blocks committed (JSON fabricblock.EndorsementPolicy), for the check of
 -- the endorsements; policies_since as log_since: an index written before
--- 2026-12-04 kept none (audit.ErrNotRecorded).
+-- 2026-12-04 17:29 kept none (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS chaincode_policies (
 	chaincode TEXT PRIMARY KEY,
 	block     INTEGER NOT NULL,
@@ -235,7 +235,7 @@ CREATE TABLE IF NOT EXISTS policies_since (
 -- The organisations' lifecycle approvals (the hashed writes to their
 -- implicit collections, audit.Approvals: the last of each key), for the
 -- check of commits of chaincode definitions; approvals_since as
--- log_since: an index written before 2026-12-04 kept none.
+-- log_since: an index written before 2026-12-04 20:25 kept none.
 CREATE TABLE IF NOT EXISTS lifecycle_approvals (
 	org        TEXT NOT NULL,
 	key_hash   TEXT NOT NULL,
