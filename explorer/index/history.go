@@ -283,7 +283,7 @@ func (x history) ChannelConfig(ctx context.Context) (*fabricblock.ChannelConfig,
 // without their records: the seal is then recomputed over none, not
 // skipped.
 func (x history) RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, error) {
-	if err := x.keptSince(ctx, "roll_chunks_since", "roll chunk records"); err != nil {
+	if err := x.keptSince(ctx, "roll_chunks_since", "roll chunk records", "written before 2026-12-04 14:07, or before 16:36 and not proved to have kept them"); err != nil {
 		return nil, err
 	}
 	rows, err := x.q.QueryContext(ctx, `SELECT record FROM roll_chunks ORDER BY idx`)
@@ -314,7 +314,7 @@ func (x history) RollChunks(ctx context.Context) ([]ballot.RollChunkRecord, erro
 // holds blocks indexed before it kept them.
 func (x history) IntakeLog(ctx context.Context) (audit.IntakeLog, error) {
 	log := audit.IntakeLog{Keys: ballot.LogKeys{Keys: []ballot.LogKey{}}, Heads: map[string]ballot.AnchoredHead{}}
-	if err := x.keptSince(ctx, "log_since", "intake log record"); err != nil {
+	if err := x.keptSince(ctx, "log_since", "intake log record", "written before 2026-12-04 16:36"); err != nil {
 		return log, err
 	}
 	var raw string
@@ -339,7 +339,7 @@ func (x history) IntakeLog(ctx context.Context) (audit.IntakeLog, error) {
 // as its last indexed definition states it; audit.ErrNotRecorded if the
 // index holds blocks indexed before it kept them.
 func (x history) Policies(ctx context.Context) (map[string]fabricblock.EndorsementPolicy, error) {
-	if err := x.keptSince(ctx, "policies_since", "chaincode policies"); err != nil {
+	if err := x.keptSince(ctx, "policies_since", "chaincode policies", "written before 2026-12-04 17:29"); err != nil {
 		return nil, err
 	}
 	rows, err := x.q.QueryContext(ctx, `SELECT chaincode, record FROM chaincode_policies`)
@@ -369,7 +369,7 @@ func (x history) Policies(ctx context.Context) (map[string]fabricblock.Endorseme
 // approvals indexed; audit.ErrNotRecorded if the index holds blocks
 // indexed before it kept them.
 func (x history) Approvals(ctx context.Context) (audit.Approvals, error) {
-	if err := x.keptSince(ctx, "approvals_since", "lifecycle approvals"); err != nil {
+	if err := x.keptSince(ctx, "approvals_since", "lifecycle approvals", "written before 2026-12-04 20:25"); err != nil {
 		return nil, err
 	}
 	rows, err := x.q.QueryContext(ctx, `SELECT org, key_hash, value_hash FROM lifecycle_approvals`)
@@ -397,14 +397,15 @@ func (x history) Approvals(ctx context.Context) (audit.Approvals, error) {
 
 // keptSince fails with audit.ErrNotRecorded when table (log_since,
 // policies_since, approvals_since, roll_chunks_since) says the index kept
-// what from a block after 0.
-func (x history) keptSince(ctx context.Context, table, what string) error {
+// what from a block after 0, saying which index that is (written: when it
+// was written, from the table's comment in schema.go) and naming table.
+func (x history) keptSince(ctx context.Context, table, what, written string) error {
 	var since uint64
 	if err := x.q.QueryRowContext(ctx, `SELECT block FROM `+table+` WHERE id = 1`).Scan(&since); err != nil {
 		return fmt.Errorf("index lookup: %w", err)
 	}
 	if since > 0 {
-		return fmt.Errorf("%s of an index written before 2026-12-04 (kept from block %d): %w", what, since, audit.ErrNotRecorded)
+		return fmt.Errorf("%s of an index %s (%s: kept from block %d): %w", what, written, table, since, audit.ErrNotRecorded)
 	}
 	return nil
 }

@@ -162,6 +162,10 @@ func openSchema(ctx context.Context, path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
+	if err := setRollChunksSince(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("judge which roll chunk records index %s kept: %w", path, err)
+	}
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, layoutVersion)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mark index %s: %w", path, err)

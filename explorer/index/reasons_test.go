@@ -608,6 +608,42 @@ func TestElectionFinalisedKept(t *testing.T) {
 	}
 }
 
+// TestKeptSinceNamesTableAndDate: a lookup of what an index kept from a
+// block after 0 (an old index's *_since table) answers
+// audit.ErrNotRecorded naming the table and the time an index had to be
+// written before to be such (the table's comment in schema.go).
+func TestKeptSinceNamesTableAndDate(t *testing.T) {
+	for _, tc := range []struct {
+		table, before string
+		lookup        func(context.Context, *index.Index) error
+	}{
+		{"log_since", "2026-12-04 16:36", func(ctx context.Context, idx *index.Index) error { return errOf(idx.IntakeLog(ctx)) }},
+		{"policies_since", "2026-12-04 17:29", func(ctx context.Context, idx *index.Index) error { return errOf(idx.Policies(ctx)) }},
+		{"approvals_since", "2026-12-04 20:25", func(ctx context.Context, idx *index.Index) error { return errOf(idx.Approvals(ctx)) }},
+		{"roll_chunks_since", "2026-12-04 14:07", func(ctx context.Context, idx *index.Index) error { return errOf(idx.RollChunks(ctx)) }},
+	} {
+		t.Run(tc.table, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "index.db")
+			idx, err := index.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.lookup(t.Context(), idx); err != nil {
+				t.Fatalf("lookup on a new index: %v", err)
+			}
+			idx = reopen(t, idx, path, `UPDATE `+tc.table+` SET block = 2`)
+			defer idx.Close()
+			err = tc.lookup(t.Context(), idx)
+			if !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "written before "+tc.before) || !strings.Contains(err.Error(), "("+tc.table+": kept from block 2)") {
+				t.Fatalf("lookup on an index that kept it from block 2: %v; want audit.ErrNotRecorded naming %q and %s", err, tc.before, tc.table)
+			}
+		})
+	}
+}
+
+// errOf is the error of a lookup's answer.
+func errOf[T any](_ T, err error) error { return err }
+
 // reopen closes idx, runs stmt (if any) on its file at path, as an index
 // written otherwise would hold it, and opens it again.
 func reopen(t *testing.T, idx *index.Index, path, stmt string) *index.Index {

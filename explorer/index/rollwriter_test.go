@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -131,28 +132,57 @@ func TestWriterRollLookups(t *testing.T) {
 }
 
 // TestRollChunksSince: how an index that holds a roll is classed when it
-// first opens with roll_chunks_since. One older than log_since (log_since
-// after block 0) with roll rows and no chunk record was written before it
-// kept them: RollChunks answers audit.ErrNotRecorded and the audit skips
-// the seal rather than flag it. Any other kept the records from block 0:
-// RollChunks answers with the records it holds and the seal is recomputed
-// over them, passing over the roll's records, flagged roll_seal over none
-// (an index begun with log_since whose ledger's roll marks came without
-// their chunk record). An index with no roll has no chunks and says so.
+// first opens with roll_chunks_since, on a roll of two chunks loaded in
+// blocks 1 and 2 and sealed in block 3, each case an old index's layout
+// after block 2. One begun once log_since was in (log_since 0) kept the
+// records from block 0: RollChunks answers with the records it holds and
+// the seal is recomputed over them, passing over the roll's records,
+// flagged roll_seal over fewer (its ledger's roll marks came without
+// their chunk record). An older one (log_since after block 0) is taken
+// as having kept them from block 0 only where what it holds proves it
+// lost none: every roll mark under a chunk record it holds, or every
+// LoadRoll it holds at or after its log_since block or the first block
+// flagged roll_chunk (as one begun between roll_chunks and log_since whose
+// marks came without records); else (roll marks without records and no such flag, as one
+// begun before roll_chunks, also one that then indexed LoadRolls with
+// their records) RollChunks answers audit.ErrNotRecorded and the audit
+// skips the seal rather than flag it. The one such index that cannot be
+// judged (a LoadRoll with its record, then one flagged without) is taken
+// as not recorded. An index with no roll has no chunks and says so.
 func TestRollChunksSince(t *testing.T) {
-	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
-	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}, []ledgertest.Tx{seal})
+	entries := []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: strings.Repeat("f", 64)}}
+	for i := range ballot.RollChunkEntries {
+		entries = append(entries, ballot.RollEntry{State: "CA", Contest: president, Nullifier: fmt.Sprintf("%064x", i+1)})
+	}
+	e, loads, seal := sealedRoll(testElection(), entries...)
+	if len(loads) != 2 {
+		t.Fatalf("the roll has %d chunks; want 2", len(loads))
+	}
 	for _, tc := range []struct {
 		name, stmt string
-		chunks     int  // RollChunks' records, -1 for audit.ErrNotRecorded
-		flagged    bool // the seal flagged roll_seal
+		noRecord   []int // the chunks whose LoadRoll writes no chunk record (flagged roll_chunk)
+		chunks     int   // RollChunks' records, -1 for audit.ErrNotRecorded
+		flagged    bool  // the seal flagged roll_seal
 	}{
-		{"older than log_since, no chunk record", `UPDATE log_since SET block = 2; DELETE FROM roll_chunks`, -1, false},
-		{"older than log_since, chunk records", `UPDATE log_since SET block = 2`, 1, false},
-		{"log_since 0, chunk records", ``, 1, false},
-		{"log_since 0, no chunk record", `DELETE FROM roll_chunks`, 0, true},
+		{"older than roll_chunks", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks`, nil, -1, false},
+		{"older than roll_chunks, LoadRolls since", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks WHERE idx = 0`, nil, -1, false},
+		{"older than log_since, chunk records", `UPDATE log_since SET block = 3`, nil, 2, false},
+		{"older than log_since, marks without records", `UPDATE log_since SET block = 3`, []int{0, 1}, 0, true},
+		{"older than log_since, marks without a record first", `UPDATE log_since SET block = 3`, []int{0}, 1, true},
+		{"older than log_since, marks without a record after a record", `UPDATE log_since SET block = 3`, []int{1}, -1, false},
+		{"older than log_since, LoadRolls after it", `UPDATE log_since SET block = 1`, []int{1}, 1, true},
+		{"log_since 0, chunk records", ``, nil, 2, false},
+		{"log_since 0, no chunk record", `DELETE FROM roll_chunks`, nil, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			loads := slices.Clone(loads)
+			for _, i := range tc.noRecord {
+				loads[i].Writes = slices.DeleteFunc(slices.Clone(loads[i].Writes), func(w fabricblock.Write) bool {
+					_, chunk := ballot.ParseRollChunkKey(w.Key)
+					return chunk
+				})
+			}
+			chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}, []ledgertest.Tx{loads[1]}, []ledgertest.Tx{seal})
 			path := filepath.Join(t.TempDir(), "index.db")
 			idx, err := index.Open(context.Background(), path)
 			if err != nil {
@@ -162,16 +192,24 @@ func TestRollChunksSince(t *testing.T) {
 				t.Fatalf("RollChunks of an empty index = %v, %v", chunks, err)
 			}
 			var prev []byte
-			for _, blk := range chain[:2] {
-				prev = auditAndSave(t, blk, prev, idx, idx.Save)
+			for i, blk := range chain[:3] {
+				r := auditThenSave(t, blk, prev, idx, idx.Save)
+				prev = r.Block.Hash
+				want := 0
+				if i > 0 && slices.Contains(tc.noRecord, i-1) {
+					want = 1
+				}
+				if flagged := slices.DeleteFunc(slices.Clone(r.Issues), func(is audit.Issue) bool { return is.Kind != audit.KindRollChunk }); len(r.Issues) != want || len(flagged) != want {
+					t.Fatalf("block %d: issues %+v; want %d roll_chunk", i, r.Issues, want)
+				}
 			}
 			idx = reopen(t, idx, path, `DROP TABLE roll_chunks_since; `+tc.stmt)
 			defer idx.Close()
 			chunks, err := idx.RollChunks(t.Context())
 			if tc.chunks < 0 && !errors.Is(err, audit.ErrNotRecorded) || tc.chunks >= 0 && (err != nil || len(chunks) != tc.chunks) {
-				t.Fatalf("RollChunks = %v, %v; want %d records (-1: audit.ErrNotRecorded)", chunks, err, tc.chunks)
+				t.Fatalf("RollChunks = %d records, %v; want %d records (-1: audit.ErrNotRecorded)", len(chunks), err, tc.chunks)
 			}
-			r := auditThenSave(t, chain[2], prev, idx, idx.Save)
+			r := auditThenSave(t, chain[3], prev, idx, idx.Save)
 			if flagged := slices.ContainsFunc(r.Issues, func(is audit.Issue) bool { return is.Kind == audit.KindRollSeal }); flagged != tc.flagged {
 				t.Fatalf("the seal: issues %+v; want roll_seal flagged %v", r.Issues, tc.flagged)
 			}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/votechain/votechain/explorer/audit"
 )
 
 const schema = `
@@ -170,23 +172,17 @@ CREATE TABLE IF NOT EXISTS roll (
 ) WITHOUT ROWID;
 -- The roll chunk records VALID LoadRoll transactions wrote, the last of
 -- each index (the ledger's state), for the audit of the seal.
--- roll_chunks_since as log_since: an index written before roll_chunks
--- (2026-12-04 14:07) kept roll rows and none of these, so its seal is not
--- recomputed (audit.ErrNotRecorded). roll_chunks_since (2026-12-07) is set
--- when an index first opens with it: 0 if the index kept the records from
--- block 0, else the block it had reached then. An index begun once
--- log_since was in (2026-12-04 16:36) has log_since 0 and kept them from
--- block 0: it gets 0 whatever it holds, so a ledger's roll marks written
--- without their chunk record (flagged roll_chunk) leave the seal
--- recomputed over the records written, and flagged. For an index older
--- than log_since the rule is a guess from what it holds: roll rows and no
--- chunk record is taken for one written before roll_chunks. It is wrong
--- for an index begun before roll_chunks that then indexed LoadRoll
--- transactions (roll rows and some records: taken as kept from block 0, a
--- seal after them recomputed over the later records only and flagged),
--- and for one begun between roll_chunks and log_since whose roll marks
--- came without any chunk record (taken as written before: its seal not
--- recomputed). Reindexing either gives it 0.
+-- roll_chunks_since as log_since: 0 if the index holds every chunk record
+-- the blocks it indexed wrote, else a block from which it kept them; an
+-- index written before roll_chunks (2026-12-04 14:07) kept roll rows and
+-- none of these, so its seal is not recomputed (audit.ErrNotRecorded).
+-- roll_chunks_since (2026-12-07) is set when an index first opens with it
+-- (setRollChunksSince): 0 for one begun once log_since was in (2026-12-04
+-- 16:36; log_since 0), which kept them from block 0, whatever it holds
+-- (a ledger's roll marks written without their chunk record, flagged
+-- roll_chunk, leave the seal recomputed over the records written, and
+-- flagged). An older index gets 0 only where what it holds proves it
+-- lost no record, else the block it had reached then.
 CREATE TABLE IF NOT EXISTS roll_chunks (
 	idx    INTEGER PRIMARY KEY,
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
@@ -207,8 +203,8 @@ CREATE TABLE IF NOT EXISTS channel_config (
 -- the registered keys (JSON ballot.LogKeys) and each state's anchored head
 -- (JSON ballot.AnchoredHead, with the block that wrote it), for the audit
 -- of later anchors and the audit page. log_since holds the block from
--- which this index kept them: an index written before 2026-12-04 kept
--- none, so its explorer does not check the log's transactions
+-- which this index kept them: an index written before 2026-12-04 16:36
+-- kept none, so its explorer does not check the log's transactions
 -- (audit.ErrNotRecorded) until reindexed.
 CREATE TABLE IF NOT EXISTS log_keys (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
@@ -226,7 +222,7 @@ CREATE TABLE IF NOT EXISTS log_since (
 -- Each chaincode's endorsement policy as its last definition the indexed
 -- blocks committed (JSON fabricblock.EndorsementPolicy), for the check of
 -- the endorsements; policies_since as log_since: an index written before
--- 2026-12-04 kept none (audit.ErrNotRecorded).
+-- 2026-12-04 17:29 kept none (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS chaincode_policies (
 	chaincode TEXT PRIMARY KEY,
 	block     INTEGER NOT NULL,
@@ -239,7 +235,7 @@ CREATE TABLE IF NOT EXISTS policies_since (
 -- The organisations' lifecycle approvals (the hashed writes to their
 -- implicit collections, audit.Approvals: the last of each key), for the
 -- check of commits of chaincode definitions; approvals_since as
--- log_since: an index written before 2026-12-04 kept none.
+-- log_since: an index written before 2026-12-04 20:25 kept none.
 CREATE TABLE IF NOT EXISTS lifecycle_approvals (
 	org        TEXT NOT NULL,
 	key_hash   TEXT NOT NULL,
@@ -269,10 +265,6 @@ INSERT OR IGNORE INTO log_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO policies_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO approvals_since SELECT 1, next FROM checkpoint;
 INSERT OR IGNORE INTO election_history (id, since) SELECT 1, next FROM checkpoint;
-INSERT OR IGNORE INTO roll_chunks_since SELECT 1,
-	CASE WHEN (SELECT block FROM log_since WHERE id = 1) > 0
-		AND EXISTS (SELECT 1 FROM roll) AND NOT EXISTS (SELECT 1 FROM roll_chunks)
-	THEN next ELSE 0 END FROM checkpoint;
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
 `
 
@@ -320,4 +312,113 @@ func checkLayout(ctx context.Context, db *sql.DB, path string) error {
 		return fmt.Errorf("index %s was written by a later explorer (layout %d; this one reads up to %d): use that explorer, or run `explorer reindex` to index the ledger afresh with this one", path, version, layoutVersion)
 	}
 	return nil
+}
+
+// setRollChunksSince sets roll_chunks_since (schema.go) in an index that
+// has no row in it yet, under ctx. An index begun once log_since was in
+// (log_since 0) kept the roll chunk records from block 0: 0. An older one
+// (log_since after block 0: begun before 2026-12-04 16:36) may be older
+// than roll_chunks (14:07) too, and have indexed LoadRoll transactions
+// without keeping their records, which its seal would then be recomputed
+// without (a false roll_seal): it gets 0 only if what it holds proves it
+// lost no record, else the block it has reached. That is proved when
+//
+//   - no VALID LoadRoll transaction it holds (by the function it names,
+//     the one the chaincode writes roll marks in) is before both its
+//     log_since block and the first block it flagged roll_chunk or
+//     roll_seal (issues only an explorer that keeps the records makes,
+//     2026-12-04 14:07 on): every one was indexed by such an explorer,
+//     which kept its record or flagged it roll_chunk (as for marks that
+//     came without a record), or
+//   - every roll mark it holds is between the first and last nullifier of
+//     a chunk record it holds: a record lost would be of marks it holds (a
+//     LoadRoll writes both), so overlap one it holds, and a roll of
+//     overlapping chunks is none the chaincode seals (ballot.SealRoll).
+//
+// The first reads the index's LoadRoll transactions, the second (only if
+// the first fails) counts the roll marks under the records, a scan of the
+// roll. Neither is proved for an index begun between roll_chunks and
+// log_since whose ledger wrote roll marks without their record (flagged
+// roll_chunk) after a LoadRoll it indexed, with its record, before its
+// log_since block and any such flag: an index begun before roll_chunks
+// could hold the same, so it is taken as not recorded (its seal not
+// recomputed) until `explorer reindex`.
+func setRollChunksSince(ctx context.Context, db *sql.DB) error {
+	var set bool
+	var logSince, next int64
+	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM roll_chunks_since),
+		(SELECT block FROM log_since WHERE id = 1), (SELECT next FROM checkpoint WHERE id = 1)`).Scan(&set, &logSince, &next)
+	if err != nil || set {
+		return err
+	}
+	since := int64(0)
+	if logSince > 0 {
+		kept, err := rollChunksKept(ctx, db, logSince)
+		if err != nil {
+			return err
+		}
+		if !kept {
+			since = next
+		}
+	}
+	_, err = db.ExecContext(ctx, `INSERT OR IGNORE INTO roll_chunks_since VALUES (1, ?)`, since)
+	return err
+}
+
+// rollChunksKept reports whether an index whose log_since is logSince,
+// after block 0, proves it holds every roll chunk record its blocks wrote
+// (setRollChunksSince).
+func rollChunksKept(ctx context.Context, db *sql.DB, logSince int64) (bool, error) {
+	var unaudited bool
+	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM txs
+		WHERE code = 'VALID' AND (function = 'LoadRoll' OR function GLOB '*:LoadRoll')
+			AND block < MIN(?1, COALESCE((SELECT MIN(block) FROM issues WHERE kind IN (?2, ?3)), ?1)))`,
+		logSince, audit.KindRollChunk, audit.KindRollSeal).Scan(&unaudited)
+	if err != nil || !unaudited {
+		return !unaudited, err
+	}
+	ranges, err := chunkRanges(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	var uncovered bool
+	err = db.QueryRowContext(ctx, uncoveredMarksQuery, jsonText(ranges)).Scan(&uncovered)
+	return !uncovered, err
+}
+
+// uncoveredMarksQuery tells whether a roll mark is in none of ?1, a JSON
+// array of disjoint [first, last] nullifier ranges: it counts the marks
+// in them by the roll's key, a range scan per state and range (CROSS JOIN
+// keeps that order: the roll scanned per range is a row times ranges).
+const uncoveredMarksQuery = `WITH RECURSIVE
+	states(state) AS (SELECT MIN(state) FROM roll
+		UNION ALL SELECT (SELECT MIN(state) FROM roll WHERE state > s.state) FROM states s WHERE s.state IS NOT NULL),
+	ranges(first, last) AS (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))
+SELECT (SELECT COUNT(*) FROM roll) > (SELECT COUNT(*) FROM states s CROSS JOIN ranges g CROSS JOIN roll r
+	ON r.state = s.state AND r.nullifier BETWEEN g.first AND g.last)`
+
+// chunkRanges returns the nullifier ranges of the roll chunk records the
+// index holds, those that overlap merged, in order.
+func chunkRanges(ctx context.Context, db *sql.DB) ([][2]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT IFNULL(json_extract(record, '$.first'), ''), IFNULL(json_extract(record, '$.last'), '')
+		FROM roll_chunks ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ranges := [][2]string{}
+	for rows.Next() {
+		var r [2]string
+		if err := rows.Scan(&r[0], &r[1]); err != nil {
+			return nil, err
+		}
+		switch n := len(ranges); {
+		case r[0] > r[1]: // no range
+		case n > 0 && r[0] <= ranges[n-1][1]:
+			ranges[n-1][1] = max(ranges[n-1][1], r[1])
+		default:
+			ranges = append(ranges, r)
+		}
+	}
+	return ranges, rows.Err()
 }
