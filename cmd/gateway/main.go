@@ -248,9 +248,10 @@ var electionWait = election.Wait{
 // warn) and closes --metrics-listen, and exits 0 either way, unless the
 // start failed on its own (such as a dial failing with an error of its own
 // as the stop came): no vote was taken. Its steps, in order: parseFlags,
-// loadFiles, listen, applyProcess, redisClient, the dial and the wait for
-// the election record, wire, the front's switch to the API, and
-// serveUntilStop (or stopStarting, when the start ends first).
+// cli.LoadSecret, loadFiles, listen, applyProcess, redisClient and
+// waitReplicas, the dial and the wait for the election record, wire, the
+// front's switch to the API, and serveUntilStop (or stopStarting, when the
+// start ends first).
 func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -276,6 +277,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 		return err
 	}
 	defer rdb.Close()
+	o.dedup.Replicas = o.waitReplicas(cluster)
 	l, closeLedger, err := dial(ctx, o)
 	if err != nil {
 		return s.stopStarting(ctx, err)
@@ -297,7 +299,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, dial dialer) (err
 	}
 	s.front.SwitchToAPI(g.api)
 	log.Info("gateway serving its API", "addr", s.ln.Addr().String(), "redis", o.redis.Addr, "redis_cluster", cluster, "wait_replicas", o.dedup.Replicas, gc)
-	return s.serveUntilStop(ctx, g, stopLoops)
+	return serveUntilStop(ctx, s, g, stopLoops)
 }
 
 // listening is what run opens before it connects to Redis and the
@@ -321,8 +323,9 @@ type listening struct {
 // listen opens, in this order, the --pprof server (if set), the --listen
 // listener (o.listener), serving newFront's front from then on, and the
 // --metrics-listen server (if set), and logs "gateway listening". An
-// address it cannot listen on is an error naming its flag and the fix;
-// what it opened before is then closed.
+// address it cannot listen on is an error naming its flag and the fix. On
+// any error (newFront's too) it returns nil, having closed all it opened;
+// else the caller closes what it returns (close).
 func listen(ctx context.Context, o *options) (_ *listening, err error) {
 	s := &listening{o: o}
 	defer func() {
@@ -400,12 +403,18 @@ func (s *listening) stopStarting(ctx context.Context, err error) error {
 	return election.StopIsNoFailure(ctx, err, "gateway", s.o.log)
 }
 
-// serveUntilStop serves g's API, which the front has been switched to,
-// until ctx ends or serving fails. Either way the requests in flight may
-// then finish and the loops end (g.stop, within --shutdown-timeout; stopLoops
-// ends wire's context) before run closes Redis and the ledger. It returns
-// serving's failure, or nil after a stop.
-func (s *listening) serveUntilStop(ctx context.Context, g *gateway, stopLoops context.CancelFunc) error {
+// serveUntilStop waits until ctx ends or serving on s's --listen fails
+// (meanwhile s's front answers with g's API: run has switched it), then
+// stops g on s's server with gateway.stop: the requests in flight may
+// finish within the grace period (--shutdown-timeout: options.grace), the
+// Accepts in flight are waited for up to g.intakeWait, requests still
+// open after the grace get answerWait more for their answers before they
+// are cut, the loops end (stopLoops ends wire's context), waited for at
+// least g.loopsStop plus minLoopsWait, and the intake is closed within
+// closeWait. So a stop may take the grace period plus those waits, as
+// --shutdown-timeout's help says. run then closes the ledger, Redis and s.
+// It returns serving's failure, or nil after a stop.
+func serveUntilStop(ctx context.Context, s *listening, g *gateway, stopLoops context.CancelFunc) error {
 	var serveFailed error
 	select {
 	case serveFailed = <-s.serveErr:
@@ -436,23 +445,29 @@ func (o *options) applyProcess() slog.Attr {
 
 // redisClient is the client of the Redis the options name (its
 // connections made by its calls), tuned for the intake (dedup.TuneClient),
-// and whether that Redis is a cluster. It sets o.dedup.Replicas from
-// --redis-replicas, its -1 as 1 on a Redis Cluster and 0 on a single
-// server. The caller closes the client.
+// and whether that Redis is a cluster. It changes no option. The caller
+// closes the client.
 func (o *options) redisClient() (redis.UniversalClient, bool, error) {
 	ropts, err := o.redis.Options()
 	if err != nil {
 		return nil, false, err
 	}
 	dedup.TuneClient(ropts, o.dedup)
-	o.dedup.Replicas = o.replicas
-	if o.replicas < 0 {
-		o.dedup.Replicas = 0
-		if ropts.IsClusterMode {
-			o.dedup.Replicas = 1
-		}
-	}
 	return redisserver.NewClient(ropts), ropts.IsClusterMode, nil
+}
+
+// waitReplicas is the number of replicas that must acknowledge a vote
+// (dedup.Config.Replicas, which run sets to it): --redis-replicas, its -1
+// as 1 on a Redis Cluster (cluster) and 0 on a single server.
+func (o *options) waitReplicas(cluster bool) int {
+	switch {
+	case o.replicas >= 0:
+		return o.replicas
+	case cluster:
+		return 1
+	default:
+		return 0
+	}
 }
 
 // newFront is the registry the gateway's /metrics serves from its start,

@@ -32,6 +32,7 @@ import (
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
 	"github.com/votechain/votechain/internal/testlog"
+	"github.com/votechain/votechain/internal/testport"
 )
 
 // testSecretHex is the election secret of the tests (hex, as --secret-file
@@ -781,14 +782,19 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		{[]string{"--log-key", badKey}, false, "--log-key " + badKey + ": log key " + badKey + ": want 64 hex characters"},
 		{[]string{"--results-checkpoint", filepath.Join(notAFolder, "x.json")}, false, "--results-checkpoint " + filepath.Join(notAFolder, "x.json") + ": mkdir " + notAFolder + ": not a directory"},
 	} {
-		dialled, err := runToTheLedger(t, c.args...)
+		dialled, err := runToTheLedger(t, io.Discard, c.args...)
 		if dialled || err == nil || errors.Is(err, cli.ErrUsage) != c.usage || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%q: dialled the ledger: %t, %v; want an error (a usage error: %t) saying %s, the ledger not dialled", c.args, dialled, err, c.usage, c.says)
 		}
 	}
 	discard := slog.New(slog.DiscardHandler)
-	_, pprofInUse := cli.ServePprof(taken.Addr().String(), discard)
-	_, metricsInUse := cli.ServeMetrics("--metrics-listen", taken.Addr().String(), prometheus.NewRegistry(), discard)
+	pprofSrv, pprofInUse := cli.ServePprof(taken.Addr().String(), discard)
+	metricsSrv, metricsInUse := cli.ServeMetrics("--metrics-listen", taken.Addr().String(), prometheus.NewRegistry(), discard)
+	for _, srv := range []*http.Server{pprofSrv, metricsSrv} {
+		if srv != nil {
+			srv.Close()
+		}
+	}
 	if pprofInUse == nil || metricsInUse == nil {
 		t.Fatalf("cli.ServePprof and cli.ServeMetrics on %s, a port in use: %v, %v; want errors", taken.Addr(), pprofInUse, metricsInUse)
 	}
@@ -796,30 +802,67 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		"--pprof":          pprofInUse.Error(),
 		"--metrics-listen": metricsInUse.Error() + ", or leave it empty to serve /metrics on --listen",
 	} {
-		dialled, err := runToTheLedger(t, flag, taken.Addr().String())
+		dialled, err := runToTheLedger(t, io.Discard, flag, taken.Addr().String())
 		if dialled || err == nil || errors.Is(err, cli.ErrUsage) || err.Error() != want {
 			t.Errorf("%s %s, a port in use: dialled the ledger: %t, %v; want the error (not a usage error)\n%s", flag, taken.Addr(), dialled, err, want)
 		}
 	}
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
-	if err := run(context.Background(), runArgs(t, good...), io.Discard, func(context.Context, *options) (ledger, func() error, error) { return nil, nil, errNoLedger }); !errors.Is(err, errNoLedger) {
-		t.Errorf("%q: %v; want the gateway to get as far as the ledger", good, err)
+	if dialled, err := runToTheLedger(t, io.Discard, good...); !dialled || !errors.Is(err, errNoLedger) {
+		t.Errorf("%q: dialled the ledger: %t, %v; want the gateway to get as far as the ledger", good, dialled, err)
 	}
 	if o, err := parseFlags(good, io.Discard); err != nil || !slices.Equal(o.http.TrustedProxies, []string{"10.0.0.0/8", "127.0.0.1/32", "::1/128", "fd00::/8"}) {
 		t.Errorf("%q: %v; want the trusted proxies 10.0.0.0/8, 127.0.0.1/32, ::1/128 and fd00::/8", good, err)
 	}
 }
 
-// runToTheLedger runs the gateway with runArgs and args over a dialler
-// that fails (errNoLedger), and returns whether it dialled and run's error.
-func runToTheLedger(t *testing.T, args ...string) (dialled bool, err error) {
+// runToTheLedger runs the gateway with runArgs and args, logging to
+// stderr, over a dialler that fails (errNoLedger), and returns whether it
+// dialled and run's error.
+func runToTheLedger(t *testing.T, stderr io.Writer, args ...string) (dialled bool, err error) {
 	t.Helper()
-	err = run(context.Background(), runArgs(t, args...), io.Discard, func(context.Context, *options) (ledger, func() error, error) {
+	err = run(context.Background(), runArgs(t, args...), stderr, func(context.Context, *options) (ledger, func() error, error) {
 		dialled = true
 		return nil, nil, errNoLedger
 	})
 	return dialled, err
+}
+
+// TestListenClosesWhatItOpenedOnAFailure: when a listener opened after
+// others fails (--metrics-listen on a port in use, opened last), run
+// returns its error without dialling the ledger, having closed the --pprof
+// server and the --listen listener it had opened: both ports, fixed ones,
+// can be listened on again once run has returned (--listen's at once;
+// --pprof's once its server's goroutine has seen the close, which
+// http.Server.Close leaves to it if it had not started serving yet).
+func TestListenClosesWhatItOpenedOnAFailure(t *testing.T) {
+	ports := testport.Ports(t, 3)
+	pprofAddr, listenAddr, takenAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), fmt.Sprintf("127.0.0.1:%d", ports[2])
+	taken, err := net.Listen("tcp", takenAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	var logs testlog.Buffer
+	dialled, err := runToTheLedger(t, &logs, "--log-level", "info", "--pprof", pprofAddr, "--listen", listenAddr, "--metrics-listen", takenAddr)
+	if dialled || err == nil || !strings.HasPrefix(err.Error(), "--metrics-listen "+takenAddr+": ") {
+		t.Fatalf("--metrics-listen %s, a port in use: dialled the ledger: %t, %v; want its error, the ledger not dialled", takenAddr, dialled, err)
+	}
+	if !hasLine(&logs, `msg="profiling endpoints listening"`, "addr="+pprofAddr) {
+		t.Fatalf("no --pprof server logged listening on %s before the failure; want it opened first:\n%s", pprofAddr, strings.Join(logs.Lines(), "\n"))
+	}
+	free := func(addr string) bool {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			ln.Close()
+		}
+		return err == nil
+	}
+	if !free(listenAddr) {
+		t.Errorf("--listen %s still in use after run returned; want its listener closed", listenAddr)
+	}
+	waitFor(t, "--pprof port "+pprofAddr+" free after run returned", func() bool { return free(pprofAddr) }, "")
 }
 
 // TestTrustedProxiesFlag: --trusted-proxies, or GATEWAY_TRUSTED_PROXIES,

@@ -288,7 +288,7 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	const clients, apiAnswers, most = 8, 100, 100_000
-	var served atomic.Bool // set once SwitchToAPI has returned
+	var switched atomic.Bool // set once SwitchToAPI has returned
 	var wg, startingSeen sync.WaitGroup
 	startingSeen.Add(clients)
 	var startingAnswers, okAnswers atomic.Int64
@@ -308,7 +308,7 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 					errs <- fmt.Sprintf("%d requests, %d answered by the API; want %d", i, ok, apiAnswers)
 					return
 				}
-				after := served.Load()
+				after := switched.Load()
 				rec := httptest.NewRecorder()
 				front.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/election", nil))
 				switch {
@@ -327,7 +327,7 @@ func TestFrontSwapsUnderConcurrentRequests(t *testing.T) {
 	}
 	startingSeen.Wait()
 	front.SwitchToAPI(f.srv)
-	served.Store(true)
+	switched.Store(true)
 	wg.Wait()
 	close(errs)
 	for e := range errs {
