@@ -39,14 +39,17 @@ func (s *slots) tryAcquire(n int) bool {
 
 // acquire waits for room and takes n, until ctx ends.
 func (s *slots) acquire(ctx context.Context, n int) error {
-	for !s.tryAcquire(n) {
+	for {
+		freed := s.released() // before the check, so no release is missed
+		if s.tryAcquire(n) {
+			return nil
+		}
 		select {
-		case <-s.released():
+		case <-freed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // release frees n taken and wakes every waiter.
