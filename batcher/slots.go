@@ -11,10 +11,11 @@ import (
 // lanes when some frees. A taker may pass the limit by what it takes, once:
 // a full batch is never starved by small ones.
 type slots struct {
-	mu    sync.Mutex
-	used  int
-	limit int
-	freed chan struct{} // closed at the next release
+	mu      sync.Mutex
+	used    int
+	limit   int
+	freed   chan struct{}   // closed at the next release
+	observe func(waitPoint) // Config.observe: told when acquire waits
 }
 
 func newSlots(limit int) *slots { return &slots{limit: limit, freed: make(chan struct{})} }
@@ -43,6 +44,9 @@ func (s *slots) acquire(ctx context.Context, n int) error {
 		freed := s.released() // before the check, so no release is missed
 		if s.tryAcquire(n) {
 			return nil
+		}
+		if s.observe != nil {
+			s.observe(waitPoint{kind: "slots", events: []<-chan struct{}{freed}})
 		}
 		select {
 		case <-freed:
