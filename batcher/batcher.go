@@ -126,6 +126,10 @@ type Config struct {
 	// wait judges votes by no election record of another ID (castRules).
 	// Empty: by any.
 	Election string
+
+	// observe, when set (by this package's tests), is told of each decision
+	// to wait rather than act (waitPoint).
+	observe func(waitPoint)
 }
 
 // DefaultConfig returns the defaults, which follow the ledger ceiling measured on Fabric 3.1.1 (best at
@@ -297,7 +301,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 		commits: context.Background(),
 	}
-	b.castRules.clock, b.castRules.log, b.castRules.election = b.clock, b.log, cfg.Election
+	b.castRules.clock, b.castRules.log, b.castRules.election, b.castRules.observe = b.clock, b.log, cfg.Election, cfg.observe
 	if src, ok := ledger.(ElectionSource); ok {
 		b.castRules.src = src
 	}
@@ -325,6 +329,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			}
 		}
 	}
+	b.inflight.observe = cfg.observe
 	return b, nil
 }
 

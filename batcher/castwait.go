@@ -97,6 +97,7 @@ type castRules struct {
 	election string         // the ID of the election served; "": any
 	clock    Clock
 	log      *slog.Logger
+	observe  func(waitPoint) // Config.observe: told when a batch waits for the read in flight
 	final    atomic.Pointer[ballot.Election]
 
 	mu      sync.Mutex
@@ -127,6 +128,9 @@ func (r *castRules) record(ctx context.Context) *ballot.Election {
 	r.mu.Lock()
 	if flight := r.reading; flight != nil {
 		r.mu.Unlock()
+		if r.observe != nil {
+			r.observe(waitPoint{kind: "record", events: []<-chan struct{}{flight}})
+		}
 		select {
 		case <-flight:
 		case <-ctx.Done():
@@ -229,7 +233,13 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	l.logCastSkew(b, beyond, gap)
 	if until.After(from) {
 		m.castWaits.Inc()
-		for clock.Now().Before(until) && sleep(wait, clock, until.Sub(clock.Now())) {
+		for clock.Now().Before(until) {
+			if o := l.b.cfg.observe; o != nil {
+				o(waitPoint{kind: "cast", id: b.ID(), wake: until})
+			}
+			if !sleep(wait, clock, until.Sub(clock.Now())) {
+				break
+			}
 		}
 		// The time held for the clock, not the wait for a slot after it.
 		held := clock.Now()

@@ -88,8 +88,9 @@ func TestBatchWaitsForItsVotesCastAt(t *testing.T) {
 // taken, for awaitCastAt.
 type castLane struct {
 	*lane
-	clk  *fakeClock
-	held *claim
+	clk   *fakeClock
+	held  *claim
+	waits *waits
 }
 
 func newCastLane(t *testing.T, cfg Config, log *slog.Logger) castLane {
@@ -100,7 +101,8 @@ func newCastLane(t *testing.T, cfg Config, log *slog.Logger) castLane {
 // newCastLaneOn is newCastLane on ledger and clock clk.
 func newCastLaneOn(t *testing.T, cfg Config, ledger Ledger, clk *fakeClock, log *slog.Logger) castLane {
 	t.Helper()
-	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
+	w := newWaits(clk)
+	cfg.Partitions, cfg.Clock, cfg.observe = []string{"CA"}, clk, w.observe
 	b := newTestBatcher(t, cfg, nil, ledger, log)
 	c := &claim{b: b, cost: 1, announced: b.share != nil}
 	if !b.inflight.tryAcquire(c.cost) {
@@ -109,7 +111,7 @@ func newCastLaneOn(t *testing.T, cfg Config, ledger Ledger, clk *fakeClock, log 
 	if c.announced {
 		b.share.announce(1)
 	}
-	return castLane{b.newLane("CA", "test/1", context.Background()), clk, c}
+	return castLane{b.newLane("CA", "test/1", context.Background()), clk, c, w}
 }
 
 // batchCastIn is a batch of CA whose votes are cast the durations ahead of
@@ -120,6 +122,14 @@ func (l castLane) batchCastIn(ahead ...time.Duration) ballot.Batch {
 		b.Votes = append(b.Votes, ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: l.clk.Now().Add(d).UnixMilli()})
 	}
 	return b
+}
+
+// notYet checks that awaitCastAt, whose result is done, is still holding
+// batch CA/1 for the clock once it has decided on the clock's time
+// (waits.notYet).
+func (l castLane) notYet(t *testing.T, done <-chan error) {
+	t.Helper()
+	l.waits.notYet(t, "cast", ballot.Batch{State: "CA", Seq: 1}.ID(), done)
 }
 
 // await runs awaitCastAt on b in the background, once the clock's timers
@@ -159,7 +169,7 @@ func TestAwaitCastAtLogsOncePerEpisode(t *testing.T) {
 		if wait > 0 {
 			waitFor(t, "the wait", func() bool { return l.clk.waiting() > timers })
 			l.clk.Advance(wait - time.Millisecond)
-			notYet(t, done)
+			l.notYet(t, done)
 			l.clk.Advance(time.Millisecond)
 		}
 		returned(t, done, nil)
@@ -269,7 +279,7 @@ func (a castAwaits) held(what string, b ballot.Batch, d time.Duration) {
 	done, timers := a.await(context.Background(), b)
 	waitFor(a.t, "the wait of a vote "+what, func() bool { return a.clk.waiting() > timers })
 	a.clk.Advance(d - time.Millisecond)
-	notYet(a.t, done)
+	a.notYet(a.t, done)
 	a.clk.Advance(time.Millisecond)
 	returned(a.t, done, nil)
 }
@@ -466,7 +476,7 @@ func TestElectionReadIsShared(t *testing.T) {
 		second <- l.awaitCastAt(context.Background(), context.Background(), l.batchCastIn(time.Second), c)
 	}()
 	waitFor(t, "the second batch yielded", func() bool { return metricValue(t, l.b.metrics.castHeld) == 2 })
-	notYet(t, second)
+	l.waits.notYet(t, "record", "", second) // waiting for the first batch's read, not reading
 	close(ledger.gate)
 	waitFor(t, "both batches held for the clock", func() bool { return clk.waiting() == 2 })
 	clk.Advance(time.Second + castMargin)
@@ -519,9 +529,10 @@ func TestHeldBatchYieldsItsSlot(t *testing.T) {
 		t.Fatal("the process's only slot is still held by the batch waiting for its cast_at")
 	}
 	l.clk.Advance(time.Minute + castMargin)
-	notYet(t, done) // waiting for the slot
-	waitFor(t, "batcher_cast_held_batches 0 once the clock has passed, the batch waiting for a slot", func() bool { return held() == 0 })
-	notYet(t, done)
+	l.waits.notYet(t, "slots", "", done) // waiting for the slot
+	if n := held(); n != 0 {
+		t.Errorf("batcher_cast_held_batches %v once the clock has passed, the batch waiting for a slot, want 0", n)
+	}
 	slots.release(1)
 	returned(t, done, nil)
 	if slots.free() {

@@ -125,6 +125,9 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 			}
 			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: w.elapsed, blocks: w.blocks}
 		}
+		if o := b.cfg.observe; o != nil {
+			o(waitPoint{kind: "attempt", id: batch.ID(), wake: now.Add(wake), events: []<-chan struct{}{grew, progressed}})
+		}
 		select {
 		case r := <-res:
 			return b.outcome(tx.gateway(), accepted, r)

@@ -224,6 +224,9 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			freed = nil
 		}
 		l.b.metrics.buffered.WithLabelValues(l.partition()).Set(float64(len(p.entries)))
+		if o := l.b.cfg.observe; o != nil {
+			o(waitPoint{kind: "lane", id: l.partition(), wake: wake, events: []<-chan struct{}{freed}, pending: len(p.entries)})
+		}
 		select {
 		case es := <-reads:
 			asked = false

@@ -396,11 +396,12 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 // attemptRig runs Batcher.attempt against the fake ledger on a fake clock,
 // following the fake's blocks.
 type attemptRig struct {
-	t   *testing.T
-	f   *fakeLedger
-	clk *fakeClock
-	b   *Batcher
-	ctx context.Context
+	t     *testing.T
+	f     *fakeLedger
+	clk   *fakeClock
+	b     *Batcher
+	ctx   context.Context
+	waits *waits
 }
 
 func newAttemptRig(t *testing.T, plan func(ballot.Batch, int) fault) *attemptRig {
@@ -418,7 +419,8 @@ func newAttemptRigConfig(t *testing.T, cfg Config, plan func(ballot.Batch, int) 
 // reads and block stream are f's.
 func newAttemptRigOn(t *testing.T, cfg Config, f *fakeLedger, ledger Ledger) *attemptRig {
 	clk := newFakeClock()
-	cfg.Partitions, cfg.Clock = []string{"CA"}, clk
+	w := newWaits(clk)
+	cfg.Partitions, cfg.Clock, cfg.observe = []string{"CA"}, clk, w.observe
 	b, err := New(cfg, nil, ledger, nil, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +429,7 @@ func newAttemptRigOn(t *testing.T, cfg Config, f *fakeLedger, ledger Ledger) *at
 	t.Cleanup(cancel)
 	go b.followBlocks(ctx)
 	waitFor(t, "the block stream", func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.subs) > 0 })
-	r := &attemptRig{t: t, f: f, clk: clk, b: b, ctx: ctx}
+	r := &attemptRig{t: t, f: f, clk: clk, b: b, ctx: ctx, waits: w}
 	r.mine(1)
 	return r
 }
@@ -495,12 +497,12 @@ func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
 					t.Fatal(err)
 				}
 				r.mine(1)
-				notYet(t, res) // two blocks since
+				r.notYet(1, res) // two blocks since
 				r.mine(1)
 			} else {
 				r.mine(5) // blocks of other transactions are no evidence
 				r.clk.Advance(8*time.Second - time.Millisecond)
-				notYet(t, res)
+				r.notYet(1, res)
 				r.clk.Advance(time.Millisecond)
 			}
 			wantLost(t, res)
@@ -543,7 +545,7 @@ func TestSlowDrainIsNotLost(t *testing.T) {
 			r.clk.Advance(400 * time.Millisecond)
 			r.mine(1)
 		}
-		notYet(t, waits[held])
+		r.notYet(held+1, waits[held])
 		r.f.releaseNext()
 		if err := <-waits[i]; err != nil {
 			t.Fatalf("transaction %d of the drain: %v, want committed", i+1, err)
@@ -555,12 +557,12 @@ func TestSlowDrainIsNotLost(t *testing.T) {
 		}
 	}
 	// The lost one: commits stopped, so the bound (now following the
-	// drain's slow commits) runs from the last one. notYet also lets its
-	// attempt take in that commit before the clock jumps.
-	notYet(t, waits[held])
+	// drain's slow commits) runs from the last one. notYet also waits for
+	// its attempt to decide on that commit before the clock jumps.
+	r.notYet(held+1, waits[held])
 	bound := r.b.recovery.bound(r.b.latencyStats(), 0)
 	r.clk.Advance(bound - time.Millisecond)
-	notYet(t, waits[held])
+	r.notYet(held+1, waits[held])
 	r.clk.Advance(time.Millisecond)
 	wantLost(t, waits[held])
 }
@@ -572,7 +574,7 @@ func TestAttemptWaitsOutOrderingFailover(t *testing.T) {
 	r := newAttemptRigConfig(t, Config{Failover: 10 * time.Second}, func(ballot.Batch, int) fault { return holdTx })
 	res := r.start(1)
 	r.clk.Advance(10*time.Second - time.Millisecond) // past 4×2 s, the bound without a failover
-	notYet(t, res)
+	r.notYet(1, res)
 	r.f.release()
 	if err := <-res; err != nil {
 		t.Fatalf("held through the failover: %v, want committed", err)
@@ -582,15 +584,12 @@ func TestAttemptWaitsOutOrderingFailover(t *testing.T) {
 	}
 }
 
-// notYet checks an attempt is still waiting (after letting it run).
-func notYet(t *testing.T, res <-chan error) {
-	t.Helper()
-	time.Sleep(50 * time.Millisecond)
-	select {
-	case err := <-res:
-		t.Fatalf("attempt gave up too early: %v", err)
-	default:
-	}
+// notYet checks that the attempt of batch seq, whose result is res, is
+// still waiting once it has decided on what the test set up
+// (waits.notYet).
+func (r *attemptRig) notYet(seq uint64, res <-chan error) {
+	r.t.Helper()
+	r.waits.notYet(r.t, "attempt", ballot.Batch{State: "CA", Seq: seq}.ID(), res)
 }
 
 // BenchmarkBatcherThroughput drains a backlog through real Redis and the

@@ -65,11 +65,11 @@ func (r *attemptRig) lostChecks(result string) float64 {
 func TestLateStatusIsNotLost(t *testing.T) {
 	r := newFirstFaultRig(t, lateStatus)
 	res := r.startWithdrawn()
-	notYet(t, res)
+	r.notYet(1, res)
 	bound := r.b.recovery.bound(r.b.latencyStats(), 0)
 	r.clk.Advance(bound - time.Millisecond) // no longer judged lost, however long
 	r.mine(3)
-	notYet(t, res)
+	r.notYet(1, res)
 	r.f.deliver()
 	select {
 	case err := <-res:
@@ -95,7 +95,7 @@ func TestMissingStatusInBlockEndsAtBound(t *testing.T) {
 	res := r.startWithdrawn()
 	bound := r.b.recovery.bound(r.b.latencyStats(), 0)
 	r.clk.Advance(bound - time.Millisecond)
-	notYet(t, res)
+	r.notYet(1, res)
 	r.clk.Advance(time.Millisecond)
 	select {
 	case err := <-res:
@@ -134,7 +134,7 @@ func TestLostVerdictConfirmed(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.mine(1)
-			notYet(t, res) // two blocks since: not yet judged
+			r.notYet(1, res) // two blocks since: not yet judged
 			r.mine(1)
 			wantLost(t, res) // the third, as without the look-up
 			if n := r.lostChecks(c.result); n != 1 {

@@ -31,7 +31,7 @@ func TestOvertakenOnlyByTheSameGateway(t *testing.T) {
 	}
 	r.clk.Advance(time.Second) // past settle and twice the typical latency, within the stall bound
 	r.mine(3)
-	notYet(t, res)
+	r.notYet(1, res)
 	if n := r.lostChecks("confirmed") + r.lostChecks("withdrawn") + r.lostChecks("error"); n != 0 {
 		t.Fatalf("%v lost verdicts, want none: the overtaking commit came through another gateway", n)
 	}

@@ -299,7 +299,8 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 	// takes all of its votes while the clock stands still (a lane whose read
 	// returned only after the clock moved would read again a tick later).
 	votes := EnqueueVotes(t, rdb, 0, 2*len(TestStates), "s")
-	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	w := newWaits(clk)
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Tick: 100 * time.Millisecond, Clock: clk, observe: w.observe}, srv.ClientAs(redisserver.UserBatcher), f)
 	waitFor(t, "every lane holding its votes", func() bool {
 		n := 0.0
 		for _, s := range TestStates {
@@ -308,7 +309,10 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 		return n == float64(len(votes))
 	})
 	clk.Advance(89 * time.Millisecond) // 1 ms before the tick, past the lanes' next read (nextRead), which finds nothing
-	time.Sleep(50 * time.Millisecond)  // room for a wrong cut to show
+	// Every lane has decided, woken by that read, not to cut before the tick.
+	if held := w.lanes(t, TestStates...); held != len(votes) {
+		t.Fatalf("the lanes hold %d votes before the tick, want all %d", held, len(votes))
+	}
 	if n, _ := ledgerTxs(f); n != 0 {
 		t.Fatalf("%d transactions before the tick, want 0", n)
 	}
@@ -337,7 +341,8 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 		return commitOK
 	}
 	clk.Advance(10 * time.Millisecond) // 10 ms past a tick
-	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Depth: 2, Tick: 100 * time.Millisecond, Clock: clk}, srv.ClientAs(redisserver.UserBatcher), f)
+	w := newWaits(clk)
+	b := startBatcher(t, Config{BatchSize: 50, ShareVotes: 50, Fill: 40, Depth: 2, Tick: 100 * time.Millisecond, Clock: clk, observe: w.observe}, srv.ClientAs(redisserver.UserBatcher), f)
 	t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
 	buffered := func(states ...string) float64 {
 		n := 0.0
@@ -372,7 +377,9 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	votes = append(votes, EnqueueWeighted(t, rdb, len(votes), 150, "s", TestStates, only)...)
 	waitFor(t, "two full batches of CA's backlog", func() bool { n, _ := ledgerTxs(f); return n == 5 })
 	waitFor(t, "CA's lane holding a full batch", func() bool { return buffered("CA") == 50 })
-	time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
+	if held := w.lanes(t, "CA"); held != 50 {
+		t.Fatalf("CA's lane decided to wait holding %d votes, want its full batch of 50 uncut", held)
+	}
 	if n, _ := ledgerTxs(f); n != 5 {
 		t.Fatalf("%d transactions with CA's lane at its bound of 100 votes in flight, want 5", n)
 	}
@@ -423,7 +430,8 @@ func TestLanesSkipTicks(t *testing.T) {
 			}
 			clk.Advance(10 * time.Millisecond) // 10 ms past a tick
 			cfg := c.cfg
-			cfg.BatchSize, cfg.ShareVotes, cfg.Fill, cfg.Tick, cfg.Clock = 50, 100, 50, tick, clk
+			w := newWaits(clk)
+			cfg.BatchSize, cfg.ShareVotes, cfg.Fill, cfg.Tick, cfg.Clock, cfg.observe = 50, 100, 50, tick, clk, w.observe
 			b := startBatcher(t, cfg, srv.ClientAs(redisserver.UserBatcher), f)
 			t.Cleanup(func() { hold.Store(false); f.release() }) // before the batcher's: it drains what is in flight
 			buffered := func() float64 {
@@ -446,9 +454,10 @@ func TestLanesSkipTicks(t *testing.T) {
 				}
 				waitFor(t, fmt.Sprintf("%d transactions after tick %d", want, i+1), func() bool { n, _ := ledgerTxs(f); return n == want })
 				if want == txs {
-					time.Sleep(50 * time.Millisecond) // room for a wrong cut to show
-					if n, _ := ledgerTxs(f); n != want || buffered() != float64(held) {
-						t.Fatalf("tick %d, skipped: %d transactions, %v votes held; want %d and %d", i+1, n, buffered(), want, held)
+					// Every lane has decided, woken by the tick, not to cut.
+					kept := w.lanes(t, TestStates...)
+					if n, _ := ledgerTxs(f); n != want || kept != held {
+						t.Fatalf("tick %d, skipped: %d transactions, %d votes held; want %d and %d", i+1, n, kept, want, held)
 					}
 					continue
 				}

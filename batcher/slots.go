@@ -11,10 +11,11 @@ import (
 // lanes when some frees. A taker may pass the limit by what it takes, once:
 // a full batch is never starved by small ones.
 type slots struct {
-	mu    sync.Mutex
-	used  int
-	limit int
-	freed chan struct{} // closed at the next release
+	mu      sync.Mutex
+	used    int
+	limit   int
+	freed   chan struct{}   // closed at the next release
+	observe func(waitPoint) // Config.observe: told when acquire waits
 }
 
 func newSlots(limit int) *slots { return &slots{limit: limit, freed: make(chan struct{})} }
@@ -39,14 +40,20 @@ func (s *slots) tryAcquire(n int) bool {
 
 // acquire waits for room and takes n, until ctx ends.
 func (s *slots) acquire(ctx context.Context, n int) error {
-	for !s.tryAcquire(n) {
+	for {
+		freed := s.released() // before the check, so no release is missed
+		if s.tryAcquire(n) {
+			return nil
+		}
+		if s.observe != nil {
+			s.observe(waitPoint{kind: "slots", events: []<-chan struct{}{freed}})
+		}
 		select {
-		case <-s.released():
+		case <-freed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
 }
 
 // release frees n taken and wakes every waiter.
