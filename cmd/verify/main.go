@@ -103,7 +103,8 @@ id there is a re-send of the vote, harmless, and the receipt PASSes; another
 vote id is DUPLICATE (printed whatever -q): another vote with the voter's
 credentials was counted first, and a voter who cast only this vote should
 contact the election's officials (status 4). A duplicate whose nullifier the
-ledger holds as unused FAILs: its records contradict each other.
+ledger holds as unused FAILs: its records contradict each other, and the
+line says to check again through the other organisation's peer (--peer).
 
 A receipt names the block of its batch. verify's peer may not hold that
 block yet: verify then waits for it, up to 30 s over all the receipts, and
@@ -121,7 +122,8 @@ VERIFY_KEYS serves --offline only); then, unless --offline,
 where the vote stands on the ledger: COUNTED, REJECTED with the reason, PENDING
 within --deadline of its cast time, or MISSING after it. A vote rejected as a
 duplicate says where its nullifier was counted, as for receipts: REJECTED with
-the same vote id (a re-send, harmless), DUPLICATE with another (status 4).
+the same vote id (a re-send, harmless), DUPLICATE with another (status 4),
+FAIL when the ledger holds the nullifier as unused.
 A receipt whose state
 has a batch record on the ledger that does not describe the votes of the
 transaction it names (their count or Merkle root) FAILs saying so: where its
@@ -179,7 +181,8 @@ UNLOGGED: no gateway accepted it. An entry the ledger rejected as a
 duplicate says where its nullifier was counted, as a receipt's does (one
 read a nullifier, whatever its entries; a progress bar on stderr for more
 than 20 of them): "rejected" with the same vote id (a re-send, harmless), DUPLICATE
-with another (status 4), FAIL when the ledger holds the nullifier as unused,
+with another (status 4), FAIL when the ledger holds the nullifier as unused
+(saying to check again through the other organisation's peer, --peer),
 UNCHECKED when that read fails (status 2; the run goes on and saves the
 heads it checked). Once a read gets no answer (no connection to the peer,
 or no answer in time), no other is made: the duplicates

@@ -1253,7 +1253,7 @@ func TestAcceptanceDuplicateSaysWhereCounted(t *testing.T) {
 			if err != nil || tally != c.tally || tally.Verdict() != c.exit {
 				t.Fatalf("tally %+v (verdict %v), %v; want %+v, verdict %v:\n%s", tally, tally.Verdict(), err, c.tally, c.exit, out.String())
 			}
-			if !slices.Contains(strings.SplitAfter(out.String(), "\n"), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
+			if !hasLine(out.String(), c.line) || !strings.HasPrefix(out.String(), "COUNTED "+receipts[0].VoteID) {
 				t.Errorf("output lacks the counted receipt's line or %q:\n%s", c.line, out.String())
 			}
 			if ledger.reads != 1 {
@@ -1375,7 +1375,7 @@ func TestLogDuplicateSaysWhereCounted(t *testing.T) {
 				t.Fatalf("verdict %v, %v, stdout:\n%s\nwant %v, starting %q", code, err, out, c.code, head)
 			}
 			for _, want := range c.want {
-				if !slices.Contains(strings.SplitAfter(out, "\n"), want) {
+				if !hasLine(out, want) {
 					t.Errorf("output lacks the line %q:\n%s", want, out)
 				}
 			}

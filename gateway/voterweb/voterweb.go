@@ -2,7 +2,7 @@
 // one server-side HTML page listing the election's contests and a small
 // script (static/voter.js) that casts through the JSON API (POST
 // /api/v1/vote, one request per chosen contest), offers the receipt as a
-// JSON file, and checks a vote later (GET /api/v1/votes/{id}): pending, or
+// JSON file, and checks a vote later (GET /api/v1/votes/{vote_id}): pending, or
 // counted with its Merkle path drawn from leaf to root, or the reason it
 // was rejected. The page loads nothing from elsewhere and is served under a
 // strict Content-Security-Policy (CSP).

@@ -4,9 +4,12 @@
 // that the package imports, directly or through others of the module's,
 // with the chain of imports that brings it in. Only tests use it.
 //
-// The walk reads the sources in process with go/build (build.Default:
-// this platform's files and build tags, test files aside, as a build
-// links the package), following the module's own packages only: it runs
+// The walk reads, in process with go/build, the package clause and the
+// imports at the top of each source file (no more of it), choosing the
+// files as build.Default does: for its GOOS, GOARCH and cgo setting (this
+// machine's unless the environment sets them) with no extra build tags,
+// test files aside. A build for another platform or with build tags may
+// link other packages. It follows the module's own packages only: it runs
 // no go command and needs no network. The module is the one whose go.mod
 // is the nearest above the package's folder.
 package importcheck
@@ -15,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"go/build"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,11 +30,15 @@ import (
 type Rule struct {
 	// Reaches are packages the package links, directly or not: the walk
 	// must reach each, which shows it read the package's imports (a walk
-	// that reached nothing would find no forbidden package either).
+	// that reached nothing would find no forbidden package either). Each
+	// is one package's path, not a pattern ending in "/...".
 	Reaches []string
 	// Forbidden are packages the package must not link; one ending in
 	// "/..." forbids that package and every one below it, as go's
 	// patterns do ("gateway/..." is gateway, gateway/roll and so on).
+	// Each must name a package of the module: its folder (the part
+	// before "/...") must hold one, or, with "/...", it or a folder below
+	// it must, so that a mistyped entry does not forbid nothing unseen.
 	Forbidden []string
 }
 
@@ -42,8 +50,11 @@ type T interface {
 
 // Check walks the imports of the package in folder dir (a test's working
 // directory is its package's folder: ".") and reports to t with Errorf,
-// the test going on: a walk that fails (no go.mod above dir, a folder
-// holding no Go package or one that cannot be parsed), each of r.Reaches
+// the test going on: a walk that fails (no go.mod above dir; a folder of
+// the walk holding no Go file for the platform, or files of two packages,
+// or a file whose package clause or imports do not parse: the rest of a
+// file is not read), each entry of r.Reaches that is a pattern and each
+// of r.Forbidden that names no package of the module, each of r.Reaches
 // the walk did not reach, and each package the package links that
 // r.Forbidden forbids, naming the chain of imports that links it by the
 // fewest steps ("cmd/roll imports internal/electionsetup imports
@@ -55,7 +66,16 @@ func Check(t T, dir string, r Rule) {
 		t.Errorf("reading the imports of the package in %s: %v", dir, err)
 		return
 	}
+	for _, f := range r.Forbidden {
+		if !l.holdsPackage(f) {
+			t.Errorf("the rule forbids %s, which names no package of %s, so it forbids nothing: name a package by its path in the module (%q) or a folder of packages (%q)", f, l.module, "internal/cli", "gateway/...")
+		}
+	}
 	for _, p := range r.Reaches {
+		if strings.HasSuffix(p, "/...") {
+			t.Errorf("the rule says the walk reaches %s, a pattern: name each package it must reach by its path in the module (%q)", p, "internal/cli")
+			continue
+		}
 		if _, ok := l.from[p]; !ok || p == l.root {
 			t.Errorf("the walk from %s did not reach %s, which the rule says it links; it reached %s", l.root, p, l.reached())
 		}
@@ -79,12 +99,58 @@ func forbids(pattern, p string) bool {
 	return p == pattern
 }
 
+// holdsPackage reports whether pattern, a Rule's Forbidden entry, names a
+// package of l's module: its folder holds one (test files aside) or, with
+// "/...", it or a folder below it does. As in go's patterns, folders named
+// testdata or starting with "." or "_", and those of another module, hold
+// none of the module's.
+func (l links) holdsPackage(pattern string) bool {
+	folder, below := strings.CutSuffix(pattern, "/...")
+	if !fs.ValidPath(folder) {
+		return false // "/gateway", "./gateway", "gateway/": no path in the module
+	}
+	start := l.modRoot
+	for part := range strings.SplitSeq(folder, "/") {
+		if start = filepath.Join(start, part); folder != "." && !ofModule(start) {
+			return false
+		}
+	}
+	found := false
+	filepath.WalkDir(start, func(dir string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil || !e.IsDir():
+			return nil // a folder not read holds no package found
+		case dir != start && !ofModule(dir):
+			return filepath.SkipDir
+		}
+		pkg, err := build.Default.ImportDir(dir, 0)
+		if found = err == nil && len(pkg.GoFiles)+len(pkg.CgoFiles) > 0; found || !below {
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// ofModule reports whether folder dir, below a module's folder, may hold
+// the module's packages: go's patterns walk it (its name is not testdata
+// and starts with neither "." nor "_") and it holds no go.mod of its own.
+func ofModule(dir string) bool {
+	name := filepath.Base(dir)
+	if name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, "go.mod"))
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // links is the module's packages that one package of it links: each by
 // its path in the module, with the package the walk reached it from.
 type links struct {
-	root  string            // the package walked from
-	from  map[string]string // a package linked -> the one that imports it ("" for root)
-	order []string          // the packages linked, root aside, in the walk's order
+	modRoot, module string            // the module's folder and its path
+	root            string            // the package walked from
+	from            map[string]string // a package linked -> the one that imports it ("" for root)
+	order           []string          // the packages linked, root aside, in the walk's order
 }
 
 // walk reads the imports of the package in dir and, breadth first, of the
@@ -103,7 +169,7 @@ func walk(dir string) (links, error) {
 	if err != nil {
 		return links{}, err
 	}
-	l := links{root: filepath.ToSlash(rel), from: map[string]string{}}
+	l := links{modRoot: modRoot, module: module, root: filepath.ToSlash(rel), from: map[string]string{}}
 	l.from[l.root] = ""
 	for queue := []string{l.root}; len(queue) > 0; queue = queue[1:] {
 		pkg, err := build.Default.ImportDir(filepath.Join(modRoot, filepath.FromSlash(queue[0])), 0)

@@ -37,15 +37,22 @@ func ExampleCheck() {
 
 // TestCheck: Check reports a package a rule forbids that the package links
 // directly or through another of the module's, with the chain of imports,
-// and a pattern ending in /... forbids the packages below it; it reports
-// neither a package only a test file imports (not linked) nor one the
-// package does not link; a package the walk does not reach, or a folder
-// it cannot read, is reported too, so a rule cannot pass by walking
-// nothing.
+// and a pattern ending in /... forbids the packages below it (not gw/sub
+// for gw/su, a package of its own); it reports neither a package only a
+// test file imports, in the package or an external _test one (not
+// linked), nor one the package does not link; a package the walk does not
+// reach, or a folder it cannot read, is reported too, so a rule cannot
+// pass by walking nothing; so is a Forbidden entry that names no package
+// of the module (no such folder, the module's path written, a leading
+// slash, a nested module's folder), which would forbid nothing, and a
+// Reaches entry that is a pattern.
 func TestCheck(t *testing.T) {
 	mod, err := filepath.Abs(filepath.Join("testdata", "mod"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	namesNone := func(entry string) string {
+		return "the rule forbids " + entry + `, which names no package of example.com/mod, so it forbids nothing: name a package by its path in the module ("internal/cli") or a folder of packages ("gateway/...")`
 	}
 	for name, c := range map[string]struct {
 		dir  string
@@ -58,9 +65,16 @@ func TestCheck(t *testing.T) {
 			[]string{"a links gw/sub, which the rule forbids: a imports gw/sub"}},
 		"a pattern's folder itself": {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"gw/sub/..."}},
 			[]string{"a links gw/sub, which the rule forbids: a imports gw/sub"}},
-		"imported by a test file only": {"testdata/mod/a", importcheck.Rule{Reaches: []string{"b", "c", "gw/sub"}, Forbidden: []string{"d"}}, nil},
-		"a prefix that is no folder":   {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"g/...", "gw/su", "gw/s/..."}}, nil},
-		"not linked":                   {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"c"}, Forbidden: []string{"gw/...", "a", "d"}}, nil},
+		"imported by a test file only":              {"testdata/mod/a", importcheck.Rule{Reaches: []string{"b", "c", "gw/sub"}, Forbidden: []string{"d"}}, nil},
+		"imported by an external test package only": {"testdata/mod/a", importcheck.Rule{Reaches: []string{"b"}, Forbidden: []string{"e"}}, nil},
+		"a prefix of a package's path":              {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"gw/su", "gw/su/..."}}, nil},
+		"a prefix that is no folder": {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"g/...", "gw/s/..."}},
+			[]string{namesNone("g/..."), namesNone("gw/s/...")}},
+		"mistyped entries": {"testdata/mod/clean", importcheck.Rule{Forbidden: []string{"example.com/mod/c", "/c", "/gw/...", "./c", "c/", "nested", "nested/..."}},
+			[]string{namesNone("example.com/mod/c"), namesNone("/c"), namesNone("/gw/..."), namesNone("./c"), namesNone("c/"), namesNone("nested"), namesNone("nested/...")}},
+		"a pattern to reach": {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"b/...", "c"}},
+			[]string{`the rule says the walk reaches b/..., a pattern: name each package it must reach by its path in the module ("internal/cli")`}},
+		"not linked": {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"c"}, Forbidden: []string{"gw/...", "a", "d"}}, nil},
 		"not reached": {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"d"}},
 			[]string{"the walk from clean did not reach d, which the rule says it links; it reached b, c"}},
 		"not reached, nothing walked": {"testdata/mod/c", importcheck.Rule{Reaches: []string{"b"}},
