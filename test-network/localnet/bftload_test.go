@@ -151,8 +151,9 @@ func TestBFTRecoversUnderRollSizedLoad(t *testing.T) {
 // a block carries under network.BFTMaxBlockBytes (its doc: eight).
 const blockChunks = 8
 
-// poolGauge is the requests a SmartBFT orderer holds in its pool.
-const poolGauge = "consensus_BFT_pool_count_of_elements"
+// poolGauge is the requests a SmartBFT orderer holds in its pool (its
+// SmartBFT library's gauge, beside Fabric's consensus_BFT_is_leader).
+const poolGauge = "consensus_smartbft_pool_count_of_elements"
 
 // waitBacklog waits, up to within, until each of the live orderers holds
 // more requests in its pool than a block carries (blockChunks): the
