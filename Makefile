@@ -128,5 +128,5 @@ test-race: deps-run ## the fast lane under Go's race detector (-race -short; abo
 	scripts/test-lock.sh notice $(GO) test -race -short -trimpath -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: deps-run fabric-bin build ## benchmark on its own system (.run/bench, ports 32000+); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS='--only intake' for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
+bench: deps-run fabric-bin build ## benchmark on its own system (.run/bench, ports 31400-32599, below the ephemeral range); report in bench/reports/<date>-<machine>/ (BENCH_FLAGS=--quick for a short try, BENCH_FLAGS='--only intake' for the intake phases alone; LEDGER_PRIORITY as for up); holds the machine's test lock alone, so it waits for any make test, test-heavy or bench on the machine and says so, and they wait for it
 	scripts/test-lock.sh exclusive bin/benchrun $(if $(LEDGER_PRIORITY),--ledger-priority $(LEDGER_PRIORITY)) $(BENCH_FLAGS)

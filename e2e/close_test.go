@@ -13,8 +13,10 @@ import (
 )
 
 // TestCloseAndFinalise closes the election early while votes accepted with
-// the batcher stopped are still in Redis: once the gateway's record bound
-// (--election-max-age, 5 s) has passed, a vote gets 403 election_closed;
+// the batcher stopped are still in Redis: once the close is on every peer
+// the gateway may read through, the gateway serves the closed record within
+// its record bound (--election-max-age, 5 s), and a vote gets 403
+// election_closed;
 // finalise refuses and names the votes still to commit; after the batcher
 // is back and has drained the queue, finalise succeeds and every accepted
 // vote is counted once.
@@ -36,7 +38,12 @@ func TestCloseAndFinalise(t *testing.T) {
 	if err != nil || e.Status != ballot.StatusClosed {
 		t.Fatalf("close: %+v, %v", e, err)
 	}
-	time.Sleep(stack.CloseSettle) // the gateway's --election-max-age
+	// CloseElection waits for the close on the Commission's peer, which
+	// the gateway reads through; Fabric's gateway service may evaluate on
+	// the Observers' peer too, so the bound runs from the close being on
+	// every peer.
+	nettest.SyncPeers(t, s.st.Network())
+	s.waitElectionClosed(t, time.Now())
 	late := s.roll[300]
 	var out struct {
 		Error struct{ Code string } `json:"error"`
@@ -52,9 +59,12 @@ func TestCloseAndFinalise(t *testing.T) {
 		}
 	}
 	if err != nil || status != http.StatusForbidden || out.Error.Code != "election_closed" {
-		t.Fatalf("a vote 5 s after the close: %d %q, %v; want 403 election_closed", status, out.Error.Code, err)
+		t.Fatalf("a vote once the gateway serves the closed record: %d %q, %v; want 403 election_closed", status, out.Error.Code, err)
 	}
 
+	// Finalise refuses a close younger than stack.CloseSettle by the
+	// record's ClosedAt: that instant, not a state, is what it waits for.
+	time.Sleep(time.Until(e.ClosedAt.Add(stack.CloseSettle)))
 	_, _, err = s.st.FinaliseElection(ctx, stack.FinaliseOptions{})
 	var nd *stack.NotDrainedError
 	if !errors.As(err, &nd) || nd.Remaining() != int64(len(waiting)) {
@@ -88,4 +98,33 @@ func TestCloseAndFinalise(t *testing.T) {
 		anchored += h.Size
 	}
 	t.Logf("explorer: %d anchored votes over %d states, all in batches, no issue", anchored, len(v.IntakeLog.Heads))
+}
+
+// waitElectionClosed waits until the gateway's GET /api/v1/election serves
+// the closed record, the close having been on every peer since onPeers. A
+// record the gateway serves is never older than --election-max-age
+// (stack.CloseSettle), so from onPeers plus that bound an open record fails
+// t; a 503 election_unavailable (a ledger read failed on a loaded machine)
+// is retried for 15 s more.
+func (s *system) waitElectionClosed(t *testing.T, onPeers time.Time) {
+	t.Helper()
+	bound := onPeers.Add(stack.CloseSettle)
+	for deadline := bound.Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		sent := time.Now()
+		var e ballot.Election
+		status, err := s.get("/api/v1/election", &e)
+		switch {
+		case err != nil:
+			t.Fatalf("GET /api/v1/election after the close: %v", err)
+		case status == http.StatusOK && e.Status == ballot.StatusClosed:
+			t.Logf("the gateway served the closed record %s after the close was on every peer", sent.Sub(onPeers).Round(time.Millisecond))
+			return
+		case status == http.StatusOK && sent.After(bound):
+			t.Fatalf("the gateway serves the election %s %s after the close was on every peer; its record bound is %s", e.Status, sent.Sub(onPeers).Round(time.Millisecond), stack.CloseSettle)
+		case status != http.StatusOK && status != http.StatusServiceUnavailable:
+			t.Fatalf("GET /api/v1/election after the close: status %d", status)
+		case time.Now().After(deadline):
+			t.Fatalf("GET /api/v1/election still answers %d %s after the close was on every peer", status, time.Since(onPeers).Round(time.Second))
+		}
+	}
 }

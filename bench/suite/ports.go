@@ -9,8 +9,11 @@ import (
 )
 
 // DefaultPortBase is the run's port base unless given (benchrun
-// --port-base): above the test ports (10000-31399) and make up's (27000).
-const DefaultPortBase = 32000
+// --port-base): a whole run's ports (PortSpan, 31400-32599) lie above the
+// test ports (10000-31399) and make up's (27000-27399), and below Linux's
+// ephemeral range (32768+), where an outgoing connection may take a port
+// before a server binds it.
+const DefaultPortBase = 31800
 
 // planPorts is how many ports a stack's port plan (network.Ports) spans
 // from its base.
@@ -105,10 +108,18 @@ func CheckPortBase(cfg Config) error {
 	if n := len(where); n > 1 {
 		where = append(where[:n-2], where[n-2]+" and "+where[n-1])
 	}
-	lo, hi := plans[0].offset, plans[len(plans)-1].offset+planPorts-1
+	lo, hi := cfg.PortSpan(0)
 	first, last := PortBases(cfg)
 	return fmt.Errorf("this run's port plans of %d ports each start %s: it needs the %d ports from base%s to base%+d, so give a base from %d to %d",
 		planPorts, strings.Join(where, ", "), hi-lo+1, signed(lo), hi, first, last)
+}
+
+// PortSpan is the lowest and the highest port a run of cfg takes from
+// port base base: its lowest port plan's first port to its highest's last
+// (portPlans).
+func (cfg Config) PortSpan(base int) (lo, hi int) {
+	plans := cfg.portPlans()
+	return base + plans[0].offset, base + plans[len(plans)-1].offset + planPorts - 1
 }
 
 // signed is n with its sign, none for 0: the offset of a port from a base.

@@ -50,8 +50,8 @@ func (r *run) only(ctx context.Context, began time.Time) (*report.Report, error)
 }
 
 // scaleOutPortOffset places the scale-out stack just below the run's ports
-// (B-400..B-11): its ports reach B+389, which above the run's system would
-// cross into the ephemeral range from the default base 32000.
+// (B-400..B-11): above the run's system and the extra networks it would
+// reach B+1189, in the ephemeral range (32768+) from the default base 31800.
 const scaleOutPortOffset = -400
 
 // scaleOutShape is the measured shape.

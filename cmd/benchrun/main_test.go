@@ -16,6 +16,7 @@ import (
 
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/bench/report"
+	"github.com/votechain/votechain/bench/suite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
 )
@@ -112,6 +113,22 @@ func TestPortBaseFollowsTheStacksTheRunStarts(t *testing.T) {
 		if err := run(args...); err == nil || errors.Is(err, cli.ErrUsage) || !strings.Contains(err.Error(), "--min-free-gb") {
 			t.Errorf("%q: %v; want the port base taken, the run stopped by the free-space guard", args, err)
 		}
+	}
+}
+
+// TestDefaultPortBaseSpanBelowEphemeral: a whole run at the default
+// --port-base (suite.DefaultPortBase) with the default plan, the widest a
+// run brings up (the scale-out stack below its system, the extra networks
+// above), has all its ports (suite.Config.PortSpan) above the test ports
+// (internal/testport: 10000-31399) and below Linux's ephemeral range
+// (32768+, net.ipv4.ip_local_port_range's default), where an outgoing
+// connection may take a port between its check and a server's bind. At
+// 32000 the run reached 32799.
+func TestDefaultPortBaseSpanBelowEphemeral(t *testing.T) {
+	const lastTestPort, firstEphemeral = 31399, 32768
+	lo, hi := suite.Config{Plan: suite.DefaultPlan()}.PortSpan(suite.DefaultPortBase)
+	if lo <= lastTestPort || hi >= firstEphemeral {
+		t.Errorf("a whole run at --port-base %d takes ports %d to %d; want them all in %d-%d", suite.DefaultPortBase, lo, hi, lastTestPort+1, firstEphemeral-1)
 	}
 }
 

@@ -68,10 +68,12 @@ func TestBFTRecoversUnderRollSizedLoad(t *testing.T) {
 	// client's transactions pile up in the running orderers' pools (and
 	// in the silent ones' sockets).
 	lead := leader(t, n)
-	var silent []string
-	for i := 0; i < network.OrdererCount && len(silent) < 2; i++ {
-		if name := network.OrdererProcess(i); name != lead {
+	var silent, live []string
+	for i := 0; i < network.OrdererCount; i++ {
+		if name := network.OrdererProcess(i); name != lead && len(silent) < 2 {
 			silent = append(silent, name)
+		} else {
+			live = append(live, name)
 		}
 	}
 	for _, name := range silent {
@@ -80,8 +82,14 @@ func TestBFTRecoversUnderRollSizedLoad(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = n.Resume(name) })
 	}
-	const stall = 15 * time.Second
-	time.Sleep(stall)
+	paused := time.Now()
+	waitBacklog(t, n, live, time.Minute)
+	// The silence is the fault, not a wait: the backlog outlives the
+	// request timeout, so the requests' deadlines fire on it (as in run
+	// 33), and the live follower's complaint starts a view change that,
+	// without a quorum, runs out its view-change timeout.
+	time.Sleep(network.BFTRequestTimeout + network.BFTViewChangeTimeout)
+	stall := time.Since(paused).Round(time.Second)
 	for _, name := range silent {
 		if err := n.Resume(name); err != nil {
 			t.Fatal(err)
@@ -137,6 +145,38 @@ func TestBFTRecoversUnderRollSizedLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCaughtUp(t, n, victim, 0)
+}
+
+// blockChunks is how many of the roll's transactions (a chunk, ~1.5 MB)
+// a block carries under network.BFTMaxBlockBytes (its doc: eight).
+const blockChunks = 8
+
+// poolGauge is the requests a SmartBFT orderer holds in its pool (its
+// SmartBFT library's gauge, beside Fabric's consensus_BFT_is_leader).
+const poolGauge = "consensus_smartbft_pool_count_of_elements"
+
+// waitBacklog waits, up to within, until each of the live orderers holds
+// more requests in its pool than a block carries (blockChunks): the
+// backlog a stall builds. It fails t naming the pools otherwise.
+func waitBacklog(t *testing.T, n *localnet.Network, live []string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pools := map[string]float64{}
+		for _, name := range live {
+			if v, ok := n.Gauge(context.Background(), name, poolGauge); ok && v > blockChunks {
+				pools[name] = v
+			}
+		}
+		if len(pools) == len(live) {
+			t.Logf("backlog: %v requests pooled (a block carries %d)", pools, blockChunks)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v of %v hold more than %d requests (%s) %s into the stall", pools, live, blockChunks, poolGauge, within)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // logOrdering logs, for each orderer, how many views it started and how

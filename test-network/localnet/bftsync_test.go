@@ -31,7 +31,7 @@ func TestBFTFollowerSyncingUnderLoadKeepsUp(t *testing.T) {
 	probe := probeContract(t, n)
 	l := startLoad(probe, 8)
 	defer l.stop()
-	l.waitFlowing(t, 8)
+	l.waitFlowing(t, n)
 
 	const cycles = 12
 	for c := 0; c < cycles; c++ {

@@ -23,3 +23,15 @@ func (n *Network) InvokeThroughOrderer(ctx context.Context, i int, key, value st
 
 // CheckPorts is checkPorts, for the tests.
 func (n *Network) CheckPorts() error { return n.checkPorts() }
+
+// Gauge is node name's metric on the election channel, as Status reads
+// heights from its operations endpoint, and whether the node reported it
+// (not when it does not run or answer within 2 s).
+func (n *Network) Gauge(ctx context.Context, name, metric string) (float64, bool) {
+	addr, ok := n.operationsAddrs()[name]
+	if !ok {
+		return 0, false
+	}
+	v, ok := scrape(ctx, addr)[metric]
+	return v, ok
+}

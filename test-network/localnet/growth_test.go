@@ -65,7 +65,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	for done < totalVotes {
 		phase := fmt.Sprintf("from %.2fM", float64(done)/1e6)
 		book.Begin(phase)
-		from := time.Now()
+		from, flowing := time.Now(), topHeight(n)+flowingBlocks
 		profiled := make(chan struct{})
 		go func() {
 			defer close(profiled)
@@ -73,7 +73,7 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 			if addr == "" {
 				return
 			}
-			cpuProfile(b, addr, filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"))
+			cpuProfile(b, n, flowing, addr, filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"))
 		}()
 		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
 			StopAfter: stepVotes, SeqBase: seq, Roll: roll})
@@ -156,10 +156,16 @@ func growthNetwork(b *testing.B, minVoters int) (*localnet.Network, localnet.Con
 	return n, cfg, roll, ledger, got
 }
 
-// cpuProfile waits 5 s, then writes a 20 s CPU profile of the Go pprof
-// service at addr (host:port) to file; it logs what fails.
-func cpuProfile(b *testing.B, addr, file string) {
-	time.Sleep(5 * time.Second)
+// cpuProfile waits until the step's drive flows, every node of n holding
+// at least height (flowingBlocks past the step's start: its transactions
+// ordered and committed, not its ramp), then writes a 20 s CPU profile of
+// the Go pprof service at addr (host:port) to file; it logs what fails,
+// and a drive not flowing within 2 minutes, and then writes no profile.
+func cpuProfile(b *testing.B, n *localnet.Network, height int64, addr, file string) {
+	if lowest, at, ok := waitNodesAt(n, height, time.Now().Add(2*time.Minute)); !ok {
+		b.Logf("pprof %s: no profile, the drive not flowing after 2 minutes (%s at height %d, want %d)", addr, lowest, at, height)
+		return
+	}
 	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=20")
 	if err != nil {
 		b.Logf("pprof: %v", err)

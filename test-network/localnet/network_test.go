@@ -181,7 +181,7 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 
 	t.Run("kill -9 of the leader under load, restart catches up", func(t *testing.T) {
 		l := startLoad(probe, 4)
-		l.waitFlowing(t, 4)
+		l.waitFlowing(t, n)
 		victim := leader(t, n)
 		killedAt := time.Now()
 		if err := n.Kill(victim); err != nil {
@@ -262,7 +262,7 @@ func TestBFTFaults(t *testing.T) {
 
 	t.Run("a silent leader stalls commits at most the request timeout", func(t *testing.T) {
 		l := startLoad(probe, 4)
-		l.waitFlowing(t, 4)
+		l.waitFlowing(t, n)
 		victim := leader(t, n)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
@@ -370,7 +370,7 @@ func TestBFTFaults(t *testing.T) {
 			victim = network.OrdererProcess(network.OrdererCount - 1)
 		}
 		l := startLoad(probe, 4)
-		l.waitFlowing(t, 4)
+		l.waitFlowing(t, n)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
@@ -582,6 +582,7 @@ func firstLine(err error) string {
 
 // load keeps workers submitting distinct probe Puts, each until it commits.
 type load struct {
+	workers  int
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -594,7 +595,7 @@ type loadResult struct {
 }
 
 func startLoad(c *client.Contract, workers int) *load {
-	l := &load{}
+	l := &load{workers: workers}
 	for w := 0; w < workers; w++ {
 		l.wg.Add(1)
 		go func() {
@@ -622,15 +623,71 @@ func (l *load) committedSince(t time.Time) int {
 	return l.res.since(t)
 }
 
-// waitFlowing waits until the load has committed k transactions, so it
-// flows before a fault is injected; after 60 s it stops the load and fails t.
-func (l *load) waitFlowing(t *testing.T, k int) {
+// flowingBlocks is how many blocks past the highest height at its start
+// waitFlowing wants on every node: the load's transactions ordered and
+// committed again and again, not its first block (or a block a node was
+// still catching up to from an earlier fault).
+const flowingBlocks = 3
+
+// waitFlowing waits until the load flows through the whole network n
+// before a fault is injected: every node (peers and orderers, which the
+// tests read heights and the leader from) holds flowingBlocks blocks past
+// the highest height any node held at the call, and the load has seen at
+// least as many commits since the call as it has workers. After 60 s it
+// stops the load and fails t.
+func (l *load) waitFlowing(t *testing.T, n *localnet.Network) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for l.committedSince(time.Time{}) < k {
+	from, want := time.Now(), topHeight(n)+flowingBlocks
+	deadline := from.Add(60 * time.Second)
+	lowest, at, ok := waitNodesAt(n, want, deadline)
+	for ok && l.committedSince(from) < l.workers {
 		if time.Now().After(deadline) {
-			res := l.stop()
-			t.Fatalf("%d of %d load transactions committed after 60 s (%v)", len(res.commits), k, res.err)
+			ok = false
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !ok {
+		committed := l.committedSince(from)
+		res := l.stop()
+		t.Fatalf("load not flowing 60 s after its check began: %s at height %d, want %d; %d load commits since, want %d (%v)",
+			lowest, at, want, committed, l.workers, res.err)
+	}
+}
+
+// nodeNames are the processes of a network that hold the chain: each
+// organisation's peer and every orderer.
+func nodeNames() []string {
+	var names []string
+	for _, o := range network.PeerOrgs() {
+		names = append(names, network.PeerProcess(o))
+	}
+	for i := range network.OrdererCount {
+		names = append(names, network.OrdererProcess(i))
+	}
+	return names
+}
+
+// waitNodesAt waits, until deadline, until every node of n (nodeNames)
+// reports at least height blocks. It returns the lowest node and its
+// height at the last look, and whether they reached height in time.
+func waitNodesAt(n *localnet.Network, height int64, deadline time.Time) (lowest string, at int64, ok bool) {
+	for {
+		heights := map[string]int64{}
+		for _, p := range n.Status(context.Background()).Processes {
+			heights[p.Name] = p.Height // 0 for a node not running
+		}
+		lowest, at = "", -1
+		for _, name := range nodeNames() {
+			if h := heights[name]; at < 0 || h < at {
+				lowest, at = name, h
+			}
+		}
+		if at >= height {
+			return lowest, at, true
+		}
+		if time.Now().After(deadline) {
+			return lowest, at, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -15,15 +15,15 @@ import (
 
 // TestPortPlanFromTheRecord: with no port base given, an instance's port
 // plan, and so the ports its status reports, is the one of the base
-// state.json records (32000 here, the benchmark's), not the default's; the
+// state.json records (31800 here, the benchmark's), not the default's; the
 // recorded base given explicitly is accepted, another one refused naming
 // both and the fixes, the wipe of that folder among them; a new instance
 // without a base takes the default. It
 // starts nothing: the folder holds the record alone.
 func TestPortPlanFromTheRecord(t *testing.T) {
-	const recorded = 32000
+	const recorded = 31800
 	dir := filepath.Join(t.TempDir(), "network")
-	writeState(t, dir, `{"port_base":32000,"consensus":"bft","created":true}`)
+	writeState(t, dir, `{"port_base":31800,"consensus":"bft","created":true}`)
 	tools := t.TempDir()
 	cfg := localnet.Config{Dir: dir, FabricBin: tools, Chaincode: tools, Builder: tools}
 
@@ -56,7 +56,7 @@ func TestPortPlanFromTheRecord(t *testing.T) {
 
 	cfg.PortBase = network.DefaultPortBase
 	_, err = localnet.New(cfg)
-	for _, want := range []string{"port base 32000, not 27000", "leave --port-base out", "--port-base 32000", "`bin/vcnet --dir " + dir + " down --wipe`"} {
+	for _, want := range []string{"port base 31800, not 27000", "leave --port-base out", "--port-base 31800", "`bin/vcnet --dir " + dir + " down --wipe`"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with port base %d on an instance created with %d: %v; want a refusal saying %q", cfg.PortBase, recorded, err, want)
 		}

@@ -22,7 +22,7 @@ func TestStatusOfNetworkNotCreatedNamesItsUp(t *testing.T) {
 		want string
 	}{
 		{localnet.Status{Dir: bench, PortBase: 27000}, "not created: run `bin/vcnet --dir " + bench + " up`"},
-		{localnet.Status{Dir: bench, PortBase: 32000}, "not created: run `bin/vcnet --dir " + bench + " --port-base 32000 up`"},
+		{localnet.Status{Dir: bench, PortBase: 31800}, "not created: run `bin/vcnet --dir " + bench + " --port-base 31800 up`"},
 		{localnet.Status{Dir: localnet.DefaultDir, PortBase: 27000}, "not created: run `make network-up`"},
 	} {
 		var out bytes.Buffer
