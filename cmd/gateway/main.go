@@ -128,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503, at least 1ms; on a Redis Cluster or with replicas a vote finding its queue for Redis full waits as long, plus 100ms, --redis-timeout and --redis-replica-timeout, for room before 503 overloaded")
 	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
 	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
-	fs.DurationVar(&o.logInterval, "log-interval", time.Second, "how often tree heads of the logs that grew are signed, published and anchored")
+	fs.DurationVar(&o.logInterval, "log-interval", time.Second, fmt.Sprintf("how often tree heads of the logs that grew are signed, published and anchored, at least 1ms and at most %s: with a longer one, a gateway's take-over of the heads another gateway with its key stopped before anchoring could come after the IntakeLogUnanchored alert", o.intakeLogConfig(nil).MaxInterval()))
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		var logErr error
@@ -150,7 +150,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 // checkFlags refuses, as usage errors naming the flags, every value of fs
 // (the gateway's flags, parsed into o) that can be told wrong without Redis
 // or the ledger: addresses, the trusted proxies, the organisation, ranges of
-// numbers and durations, the explorer's URL. All are reported at once. It
+// numbers and durations (--log-interval's set by the intake log:
+// checkLogInterval), the explorer's URL. All are reported at once. It
 // sets o.http.TrustedProxies to --trusted-proxies' prefixes in canonical
 // form (cli.Prefixes).
 func checkFlags(fs *flag.FlagSet, o *options) error {
@@ -171,7 +172,8 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 	}
 	return errors.Join(
 		o.gc.Check(),
-		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "ledger-check-timeout", "log-interval"),
+		cli.DurationsAtLeast(fs, time.Millisecond, "depth-interval", "bloom-interval", "ledger-probe-interval", "ledger-probe-timeout", "ledger-check-timeout"),
+		checkLogInterval(fs, o),
 		cli.DurationsIn(fs, minPagePoll, maxPagePoll, "page-poll-interval"),
 		// 0 would silently become the default in election.NewCache, httpapi and dedup.
 		cli.DurationsAtLeast(fs, time.Millisecond, "election-ttl", "election-max-age", "retry-after", "redis-timeout", "redis-replica-timeout", "redis-failover-wait"),
@@ -189,6 +191,19 @@ func checkFlags(fs *flag.FlagSet, o *options) error {
 		cli.IntsIn(fs, 1, cli.Unbounded, "max-body-bytes", "bloom-expected-voters"),
 		cli.FloatsAtLeast(fs, 0, "client-rate", "global-rate"),
 	)
+}
+
+// checkLogInterval refuses, as a usage error naming --log-interval, one
+// under 1ms (a ticker's panic) or one the intake log refuses
+// (intakelog.Config.Check: longer than its MaxInterval).
+func checkLogInterval(fs *flag.FlagSet, o *options) error {
+	if err := cli.DurationsAtLeast(fs, time.Millisecond, "log-interval"); err != nil {
+		return err
+	}
+	if err := o.intakeLogConfig(nil).Check(); err != nil {
+		return cli.Usagef("--log-interval: %v", err)
+	}
+	return nil
 }
 
 func main() {

@@ -952,6 +952,8 @@ func TestNumberFlagRanges(t *testing.T) {
 		{"client-rate", "-1", "--client-rate is -1: want at least 0"},
 		{"global-rate", "-0.5", "--global-rate is -0.5: want at least 0"},
 		{"global-rate", "0", ""},
+		{"log-interval", "6s", ""},
+		{"log-interval", "7s", "--log-interval: interval 7s is longer than 6s: give 6s or less; with a longer one, a gateway's take-over of the heads another gateway of its key stopped before anchoring may anchor them only after the IntakeLogUnanchored alert has fired (3m0s after the oldest of them was published)"},
 	} {
 		_, err := parseFlags([]string{"--" + c.flag, c.value}, io.Discard)
 		switch {
@@ -959,6 +961,23 @@ func TestNumberFlagRanges(t *testing.T) {
 			t.Errorf("--%s %s: %v; want it accepted", c.flag, c.value, err)
 		case c.says != "" && (!errors.Is(err, cli.ErrUsage) || err.Error() != c.says):
 			t.Errorf("--%s %s: %v; want a usage error saying %s", c.flag, c.value, err, c.says)
+		}
+	}
+}
+
+// TestWaitReplicas: --redis-replicas' -1 waits for one replica on a Redis
+// Cluster and none on a single server; a value given is kept on both.
+func TestWaitReplicas(t *testing.T) {
+	for _, c := range []struct {
+		flag            int
+		cluster, single int
+	}{{-1, 1, 0}, {0, 0, 0}, {1, 1, 1}, {2, 2, 2}} {
+		o := &options{replicas: c.flag}
+		if got := o.waitReplicas(true); got != c.cluster {
+			t.Errorf("--redis-replicas %d on a Cluster: %d; want %d", c.flag, got, c.cluster)
+		}
+		if got := o.waitReplicas(false); got != c.single {
+			t.Errorf("--redis-replicas %d on a single server: %d; want %d", c.flag, got, c.single)
 		}
 	}
 }

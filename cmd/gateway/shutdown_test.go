@@ -361,9 +361,12 @@ func TestStopAnchorsTheVotesAccepted(t *testing.T) {
 			}
 			l := &anchoringLedger{fakeLedger: fakeLedger{e}, delay: 500 * time.Millisecond}
 			logs := &testlog.Buffer{}
+			// The longest interval the gateway takes (6 s): no round
+			// before the stop, so the closing round anchors the vote.
+			interval := intakelog.Config{}.MaxInterval().String()
 			ln, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
 				"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
-				"--log-key", key, "--log-interval", "1h", "--shutdown-timeout", "100ms", "--log-level", "info"), logs, l)
+				"--log-key", key, "--log-interval", interval, "--shutdown-timeout", "100ms", "--log-level", "info"), logs, l)
 			addr := ln.Addr().String()
 			waitForLine(t, logs, `msg="gateway serving its API"`)
 			resp, err := http.Post("http://"+addr+"/api/v1/vote", "application/json", strings.NewReader(testVote))

@@ -6,8 +6,9 @@
 //
 // # Signing and anchoring
 //
-// Every Config.Interval (1 s; at most Config.MaxInterval, 17.5 s, so that a
-// take-over below comes before the IntakeLogUnanchored alert) the log
+// Every Config.Interval (1 s; at most Config.MaxInterval, 6 s, so that a
+// take-over below anchors heads a stopped gateway left, counted from the
+// oldest, before the IntakeLogUnanchored alert) the log
 // reads the new entries of every state of the election, and for each
 // state whose log grew it signs a head
 // (ballot.TreeHead: election, state, size, root, time, key id; Ed25519) and
@@ -420,7 +421,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // waitNote says, in a closing round's warning, who anchors what it left.
-const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head within a minute), this gateway's restart, or a head of a longer log"
+const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
 
 // closingRaces is how many times each of the closing round's anchors is
 // sent again after losing a race with another gateway's (anchorPastRaces).
