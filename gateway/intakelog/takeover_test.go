@@ -314,16 +314,22 @@ func headOf(t *testing.T, rdb *redis.Client, key ed25519.PrivateKey, state strin
 // losingLedger loses every anchor it is sent to another gateway's
 // concurrent one, as when a gateway sharing the key anchors the same
 // state in every block: it commits that gateway's next head (ahead, in
-// turn) and fails the transaction with a read conflict. It counts the
-// anchors it is sent.
+// turn) and fails the transaction with a read conflict; with none left
+// it fails it all the same, the anchored head unmoved. Its holdAt-th
+// anchor (0: none) waits for its context to end first, as one whose
+// block comes after the closing round's bound. It counts the anchors it
+// is sent.
 type losingLedger struct {
 	*fakeLedger
-	ahead []ballot.TreeHead
-	sent  atomic.Int64
+	ahead  []ballot.TreeHead
+	holdAt int64
+	sent   atomic.Int64
 }
 
-func (r *losingLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
-	r.sent.Add(1)
+func (r *losingLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	if r.sent.Add(1) == r.holdAt {
+		<-ctx.Done()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.ahead) > 0 {
@@ -334,29 +340,40 @@ func (r *losingLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnc
 
 // A gateway stopping whose every anchor loses the race (another gateway
 // sharing its key anchors CA a head further each time, never up to this
-// one's head of 10) sends its closing anchor 1 + closingRaces times, no
-// more (the closing round is bounded: StopTimeout), and warns that it
-// failed, saying who anchors what it left.
-func TestClosingRoundGivesUpAfterItsRaces(t *testing.T) {
-	srv, rdb, key, fake := signerSetup(t)
-	clock := newStillClock()
-	var logs strings.Builder
-	ledger := &losingLedger{fakeLedger: fake}
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock.now}, slog.New(slog.NewTextHandler(&logs, nil)))
-	appendVotes(t, rdb, "CA", 10)
-	for size := range uint64(9) { // the other gateway's heads of 1 to 9, stamped a second before l's
-		ledger.ahead = append(ledger.ahead, headOf(t, rdb, key, "CA", size+1, clock.now().Add(-time.Second)))
-	}
+// one's head of 10) sends its closing anchor again after each race lost,
+// past any count (it gave up after 3): 9 races, then a 10th anchor whose
+// failure no race explains (the anchored head unmoved), which it does not
+// send again. Nor does it send one once the closing round's bound has
+// ended (its 3rd anchor's block coming only then: StopTimeout holds).
+// Either way it warns that its closing anchor failed, saying who anchors
+// what it left, and the race when one was the last failure.
+func TestClosingRoundRacesUntilItsBound(t *testing.T) {
+	for _, holdAt := range []int64{0, 3} {
+		srv, rdb, key, fake := signerSetup(t)
+		clock := newStillClock()
+		var logs strings.Builder
+		ledger := &losingLedger{fakeLedger: fake, holdAt: holdAt}
+		cfg := Config{Key: key, Now: clock.now, CallTimeout: 500 * time.Millisecond}
+		l := New(srv.ClientAs(redisserver.UserGateway), ledger, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		appendVotes(t, rdb, "CA", 10)
+		for size := range uint64(9) { // the other gateway's heads of 1 to 9, stamped a second before l's
+			ledger.ahead = append(ledger.ahead, headOf(t, rdb, key, "CA", size+1, clock.now().Add(-time.Second)))
+		}
 
-	l.closingRound(context.Background(), fixedElections{})
-	if n := ledger.sent.Load(); n != 1+closingRaces {
-		t.Errorf("the closing round sent %d anchors, each losing the race; want %d (1 + closingRaces)", n, 1+closingRaces)
-	}
-	if says := `"intake log: closing anchor failed: ` + waitNote + `"`; !strings.Contains(logs.String(), says) {
-		t.Errorf("the log does not say %s:\n%s", says, logs.String())
-	}
-	if says := errSuperseded.Error(); !strings.Contains(logs.String(), says) {
-		t.Errorf("the closing anchor's failure does not say %q (the race):\n%s", says, logs.String())
+		l.closingRound(context.Background(), fixedElections{})
+		want := int64(10) // 9 races lost, then a failure
+		if holdAt > 0 {
+			want = holdAt
+		}
+		if n := ledger.sent.Load(); n != want {
+			t.Errorf("held at %d: the closing round sent %d anchors, each losing; want %d", holdAt, n, want)
+		}
+		if says := `"intake log: closing anchor failed: ` + waitNote + `"`; !strings.Contains(logs.String(), says) {
+			t.Errorf("held at %d: the log does not say %s:\n%s", holdAt, says, logs.String())
+		}
+		if raced := strings.Contains(logs.String(), errSuperseded.Error()); raced != (holdAt > 0) {
+			t.Errorf("held at %d: the closing anchor's failure names the race %v; want %v:\n%s", holdAt, raced, holdAt > 0, logs.String())
+		}
 	}
 }
 
