@@ -66,8 +66,9 @@
 // ledger accepts only heads that extend what it holds. When Run's context
 // ends (a gateway ends it once its requests in flight have finished) it
 // signs and anchors once more, so that no accepted vote is left outside
-// an anchored head by a gateway that stopped (again, up to twice, when that
-// anchor loses the race below).
+// an anchored head by a gateway that stopped (again, while that anchor
+// loses the race below, within its bound; gateways stopped together all
+// anchor the same last heads, see Run).
 //
 // Several gateways may run the log at once: each follows the log, only a
 // head larger than the published one replaces it, and the chaincode refuses
@@ -209,7 +210,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		anchorFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_failures_total",
 			Help: "AnchorLogHeads transactions that failed other than by the expected race with another gateway's (refused, or the ledger unreachable)."}),
 		anchorRaces: prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_log_anchor_races_total",
-			Help: "AnchorLogHeads transactions that lost the expected race with another gateway's anchor of the same state (refused as not extending the anchored head, or a read conflict); the next round anchors from the new head, the closing round at shutdown at once (up to twice)."}),
+			Help: "AnchorLogHeads transactions that lost the expected race with another gateway's anchor of the same state (refused as not extending the anchored head, or a read conflict); the next round anchors from the new head, the closing round at shutdown at once (again while it loses, within its bound)."}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.entries, m.signed, m.published, m.anchored, m.anchorFailures, m.anchorRaces)
@@ -421,22 +422,22 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // waitNote says, in a closing round's warning, who anchors what it left.
-const waitNote = "the votes after the last anchored head wait for another gateway with this key (it takes and anchors the stored head before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
-
-// closingRaces is how many times each of the closing round's anchors is
-// sent again after losing a race with another gateway's (anchorPastRaces).
-const closingRaces = 2
+const waitNote = "the votes after the last anchored head wait for another gateway with this key still running (it takes and anchors the stored head before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, within
 // 2 × CallTimeout, and logs what it anchored: it anchors once, and again
 // after an anchor that lost a race (anchorPastRaces). A size refused as
-// stored and not yet found anchored (a reply lost, a race lost) is taken
-// over at once: this gateway anchors nothing later, and a winner still
-// anchoring it makes the second anchor a race at worst, counted. An
-// anchor that loses such a race fails its other states' heads too, which
-// no other gateway may hold: the closing round anchors them again (up to
-// closingRaces times) rather than leave them to another gateway's
-// take-over or this one's restart.
+// stored and not yet found anchored (a reply lost, a race lost, earlier
+// or in this round) is taken over at once: this gateway anchors nothing
+// later, and a winner still anchoring it makes the second anchor a race
+// at worst, counted. So gateways sharing a key that stop together (make
+// down stops a system's gateways at once), their logs followed to the
+// end, each anchor the same final heads (the ones stored), and the first
+// of their anchors to commit covers all the others hold. An anchor that
+// loses a race fails its other states' heads too, which no other gateway
+// may hold: the closing round anchors them again while it loses, within
+// its bound, rather than leave them to another gateway's take-over or
+// this one's restart.
 func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	ctx, cancel := context.WithTimeout(ctx, closingTimeout(l.cfg.CallTimeout))
 	defer cancel()
@@ -471,13 +472,20 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 // the anchor loses a race (errSuperseded: another gateway's anchor of one
 // of the states committed first, a take-over racing its winner's anchor
 // or a head both stamped in the same millisecond, failing the
-// transaction's other heads with it), anchors again, up to closingRaces
-// times: anchor has read the anchored heads again, and what they do not
-// cover is anchored once more (nothing is sent when they cover it all).
-// It returns the last anchor's error.
+// transaction's other heads with it) and ctx (the closing round's bound)
+// has not ended, anchors again: anchor has read the anchored heads
+// again, and what they do not cover is anchored once more (nothing is
+// sent when they cover it all: a race lost to heads at least this
+// gateway's ends it). The tries are bounded by ctx, not counted: each
+// race lost is another gateway's anchor committed first, which moved an
+// anchored head on, and with several gateways stopping at once, each
+// with an anchor in flight, a count (it was 3 tries) could run out
+// before the heads were anchored, while a block is cut every tenth of a
+// second (network.BatchTimeout), far within the bound. It returns the
+// last anchor's error.
 func (l *Log) anchorPastRaces(ctx context.Context, states []string) error {
 	err := l.anchor(ctx, states)
-	for try := 0; errors.Is(err, errSuperseded) && try < closingRaces; try++ {
+	for errors.Is(err, errSuperseded) && ctx.Err() == nil {
 		err = l.anchor(ctx, states)
 	}
 	return err
@@ -639,6 +647,15 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		s.mu.Lock()
 		s.lost, s.lostAt = size, now
 		s.mu.Unlock()
+		if l.leaving.Load() && l.ledger != nil && size != signed {
+			// The closing round: refused by a gateway stopping with
+			// this one (make down stops them together), its closing
+			// round concurrent. Take the stored head at once, as a
+			// size refused earlier is: every closing round then
+			// anchors the same final heads, and the first to commit
+			// covers the others'.
+			return l.takeOver(ctx, ballot.TreeHead{Election: election, State: state, Size: size, Root: h.Root}, s)
+		}
 	}
 	// Only a published head is anchored: a larger one published by
 	// another gateway meanwhile is that gateway's to anchor. A head signed

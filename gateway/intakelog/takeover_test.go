@@ -2,13 +2,16 @@ package intakelog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -314,16 +317,22 @@ func headOf(t *testing.T, rdb *redis.Client, key ed25519.PrivateKey, state strin
 // losingLedger loses every anchor it is sent to another gateway's
 // concurrent one, as when a gateway sharing the key anchors the same
 // state in every block: it commits that gateway's next head (ahead, in
-// turn) and fails the transaction with a read conflict. It counts the
-// anchors it is sent.
+// turn) and fails the transaction with a read conflict; with none left
+// it fails it all the same, the anchored head unmoved. Its holdAt-th
+// anchor (0: none) waits for its context to end first, as one whose
+// block comes after the closing round's bound. It counts the anchors it
+// is sent.
 type losingLedger struct {
 	*fakeLedger
-	ahead []ballot.TreeHead
-	sent  atomic.Int64
+	ahead  []ballot.TreeHead
+	holdAt int64
+	sent   atomic.Int64
 }
 
-func (r *losingLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnchor) error {
-	r.sent.Add(1)
+func (r *losingLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	if r.sent.Add(1) == r.holdAt {
+		<-ctx.Done()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.ahead) > 0 {
@@ -334,29 +343,40 @@ func (r *losingLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAnc
 
 // A gateway stopping whose every anchor loses the race (another gateway
 // sharing its key anchors CA a head further each time, never up to this
-// one's head of 10) sends its closing anchor 1 + closingRaces times, no
-// more (the closing round is bounded: StopTimeout), and warns that it
-// failed, saying who anchors what it left.
-func TestClosingRoundGivesUpAfterItsRaces(t *testing.T) {
-	srv, rdb, key, fake := signerSetup(t)
-	clock := newStillClock()
-	var logs strings.Builder
-	ledger := &losingLedger{fakeLedger: fake}
-	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: clock.now}, slog.New(slog.NewTextHandler(&logs, nil)))
-	appendVotes(t, rdb, "CA", 10)
-	for size := range uint64(9) { // the other gateway's heads of 1 to 9, stamped a second before l's
-		ledger.ahead = append(ledger.ahead, headOf(t, rdb, key, "CA", size+1, clock.now().Add(-time.Second)))
-	}
+// one's head of 10) sends its closing anchor again after each race lost,
+// past any count (it gave up after 3): 9 races, then a 10th anchor whose
+// failure no race explains (the anchored head unmoved), which it does not
+// send again. Nor does it send one once the closing round's bound has
+// ended (its 3rd anchor's block coming only then: StopTimeout holds).
+// Either way it warns that its closing anchor failed, saying who anchors
+// what it left, and the race when one was the last failure.
+func TestClosingRoundRacesUntilItsBound(t *testing.T) {
+	for _, holdAt := range []int64{0, 3} {
+		srv, rdb, key, fake := signerSetup(t)
+		clock := newStillClock()
+		var logs strings.Builder
+		ledger := &losingLedger{fakeLedger: fake, holdAt: holdAt}
+		cfg := Config{Key: key, Now: clock.now, CallTimeout: 500 * time.Millisecond}
+		l := New(srv.ClientAs(redisserver.UserGateway), ledger, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		appendVotes(t, rdb, "CA", 10)
+		for size := range uint64(9) { // the other gateway's heads of 1 to 9, stamped a second before l's
+			ledger.ahead = append(ledger.ahead, headOf(t, rdb, key, "CA", size+1, clock.now().Add(-time.Second)))
+		}
 
-	l.closingRound(context.Background(), fixedElections{})
-	if n := ledger.sent.Load(); n != 1+closingRaces {
-		t.Errorf("the closing round sent %d anchors, each losing the race; want %d (1 + closingRaces)", n, 1+closingRaces)
-	}
-	if says := `"intake log: closing anchor failed: ` + waitNote + `"`; !strings.Contains(logs.String(), says) {
-		t.Errorf("the log does not say %s:\n%s", says, logs.String())
-	}
-	if says := errSuperseded.Error(); !strings.Contains(logs.String(), says) {
-		t.Errorf("the closing anchor's failure does not say %q (the race):\n%s", says, logs.String())
+		l.closingRound(context.Background(), fixedElections{})
+		want := int64(10) // 9 races lost, then a failure
+		if holdAt > 0 {
+			want = holdAt
+		}
+		if n := ledger.sent.Load(); n != want {
+			t.Errorf("held at %d: the closing round sent %d anchors, each losing; want %d", holdAt, n, want)
+		}
+		if says := `"intake log: closing anchor failed: ` + waitNote + `"`; !strings.Contains(logs.String(), says) {
+			t.Errorf("held at %d: the log does not say %s:\n%s", holdAt, says, logs.String())
+		}
+		if raced := strings.Contains(logs.String(), errSuperseded.Error()); raced != (holdAt > 0) {
+			t.Errorf("held at %d: the closing anchor's failure names the race %v; want %v:\n%s", holdAt, raced, holdAt > 0, logs.String())
+		}
 	}
 }
 
@@ -510,6 +530,162 @@ func TestRestartedGatewayShowsTheLedgersAnchoredSize(t *testing.T) {
 	for _, name := range []string{"intake_log_published_entries", "intake_log_signed_entries", "intake_log_anchored_entries"} {
 		if got := metricValue(t, reg, name); got != 3 {
 			t.Errorf("the restarted gateway's %s %v; want 3", name, got)
+		}
+	}
+}
+
+// blockLedger commits anchors as Fabric does: the chaincode checks an
+// anchor against the anchored heads when it is endorsed (its refusal is
+// the error then), and the transaction commits in a block only if none of
+// the anchored heads it read has changed since (else MVCC_READ_CONFLICT,
+// ballot.ErrHeadConflict): of anchors of a state endorsed on the same
+// head, the first in the block wins. A block is cut once every closing
+// round still running (live, lowered by leave) has an anchor waiting, so
+// the rounds race in every block, and its transactions commit smallest
+// first (by the largest head each carries): the order in which the
+// gateway holding the largest heads loses the most races.
+type blockLedger struct {
+	*fakeLedger
+	bmu     sync.Mutex
+	live    int
+	pending []*blockTx
+}
+
+// blockTx is an endorsed anchor waiting for its block.
+type blockTx struct {
+	anchors []ballot.LogAnchor
+	read    []ballot.TreeHead // each anchor's state's anchored head at endorsement
+	writes  []bool            // whether it writes its head (not a repeat of the anchored one)
+	done    chan error
+}
+
+// largest is the size of the largest head tx carries.
+func (tx *blockTx) largest() uint64 {
+	var n uint64
+	for _, a := range tx.anchors {
+		n = max(n, a.Head.Size)
+	}
+	return n
+}
+
+func (b *blockLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	tx := &blockTx{anchors: anchors, done: make(chan error, 1)}
+	b.mu.Lock()
+	for _, a := range anchors {
+		prev := b.heads[a.Head.State]
+		write, err := a.Check(testElection, b.keys, prev, time.Now().UnixMilli())
+		if err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		tx.read, tx.writes = append(tx.read, prev), append(tx.writes, write)
+	}
+	b.mu.Unlock()
+	b.bmu.Lock()
+	b.pending = append(b.pending, tx)
+	b.cut()
+	b.bmu.Unlock()
+	select {
+	case err := <-tx.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// leave says a closing round has returned: it sends no more anchors.
+func (b *blockLedger) leave() {
+	b.bmu.Lock()
+	defer b.bmu.Unlock()
+	b.live--
+	b.cut()
+}
+
+// cut commits the waiting anchors as a block once every live closing
+// round has one waiting. The caller holds b.bmu.
+func (b *blockLedger) cut() {
+	if len(b.pending) == 0 || len(b.pending) < b.live {
+		return
+	}
+	block := b.pending
+	b.pending = nil
+	slices.SortStableFunc(block, func(x, y *blockTx) int { return cmp.Compare(x.largest(), y.largest()) })
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, tx := range block {
+		var err error
+		for i, a := range tx.anchors {
+			if b.heads[a.Head.State] != tx.read[i] {
+				err = readConflict(tx.anchors)
+			}
+		}
+		for i, a := range tx.anchors {
+			if err == nil && tx.writes[i] {
+				b.heads[a.Head.State] = a.Head
+			}
+		}
+		tx.done <- err
+	}
+}
+
+// make down stops a system's gateways together, so their closing rounds
+// run at once, over one Redis, one ledger and the one key they share.
+// Each of five gateways has stored (and signed) heads of a size of its
+// own, the last the final heads, none anchored yet. Every closing round
+// ends with the final heads anchored and logs its heads anchored, though
+// each block commits the smallest heads first: the gateways whose head of
+// the final size is refused as stored (the last gateway's) take that head
+// at once, so all five anchor the same heads. Before, they anchored only
+// their own smaller heads, each block's commit made the others' anchors
+// lose, and after three lost races the gateways holding the largest heads
+// gave up: the ledger kept the third gateway's heads, and every gateway
+// warned (heads left unanchored, or the closing anchor failed). Retried
+// until the bound instead, the ledger got the final heads a block a
+// gateway later, but the four refused still warned of heads unanchored.
+func TestConcurrentClosingRoundsAnchorTheFinalHeads(t *testing.T) {
+	const gateways = 5
+	srv, rdb, key, fake := signerSetup(t)
+	ledger := &blockLedger{fakeLedger: fake, live: gateways}
+	clock := newStillClock()
+	logs := make([]strings.Builder, gateways)
+	gws := make([]*Log, gateways)
+	for i := range gws {
+		// A millisecond apart: no two gateways sign a head byte for byte.
+		ahead := time.Duration(i) * time.Millisecond
+		now := func() time.Time { return clock.now().Add(ahead) }
+		gws[i] = New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Now: now}, slog.New(slog.NewTextHandler(&logs[i], nil)))
+	}
+	for _, g := range gws { // gateway i stores the heads of i+1 votes of each state
+		clock.advance(time.Second)
+		for _, st := range testElection.States {
+			appendVotes(t, rdb, st, 1)
+			if err := g.sign(context.Background(), "e1", st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	clock.advance(time.Second)
+
+	var wg sync.WaitGroup
+	for _, g := range gws {
+		wg.Go(func() {
+			defer ledger.leave()
+			g.closingRound(context.Background(), fixedElections{})
+		})
+	}
+	wg.Wait()
+	for _, st := range testElection.States {
+		final, err := votequeue.GetHead(context.Background(), rdb, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fake.head(st); got.Size != gateways || got.Root != final.Root {
+			t.Errorf("anchored %s head of size %d after the closing rounds; want the final head of %d (root %s)", st, got.Size, gateways, final.Root)
+		}
+	}
+	for i := range logs {
+		if says := `"intake log: closing heads anchored"`; !strings.Contains(logs[i].String(), says) {
+			t.Errorf("gateway %d's log does not say %s:\n%s", i, says, logs[i].String())
 		}
 	}
 }

@@ -1,16 +1,17 @@
 package rundir
 
 // Votechain returns the votechain program, whose make targets (make up,
-// make down, make down WIPE=1, make status) act on the system in its
-// MakeDir SystemDir, for the advice of any command (roll's included)
-// without linking the packages that run it. Each call returns a new
-// Tool, so no caller can change the targets for the others.
+// make up REDIS=cluster, make down, make down WIPE=1, make status) act on
+// the system in its MakeDir SystemDir, for the advice of any command
+// (roll's included) without linking the packages that run it. Each call
+// returns a new Tool, so no caller can change the targets for the others.
 func Votechain() Tool {
 	return Tool{Name: "votechain", MakeDir: SystemDir, MakeTargets: map[string]string{
-		"up":          "make up",
-		"down":        "make down",
-		"down --wipe": "make down WIPE=1",
-		"status":      "make status",
+		"up":                 "make up",
+		"up --redis cluster": "make up REDIS=cluster",
+		"down":               "make down",
+		"down --wipe":        "make down WIPE=1",
+		"status":             "make status",
 	}}
 }
 

@@ -21,6 +21,7 @@ func TestProjectTools(t *testing.T) {
 	}{
 		{rundir.Votechain, ".run", []string{"down", "--wipe"}, "`make down WIPE=1`"},
 		{rundir.Votechain, ".run", []string{"status"}, "`make status`"},
+		{rundir.Votechain, ".run", []string{"up", "--redis", "cluster"}, "`make up REDIS=cluster`"},
 		{rundir.Votechain, ".run/bench", []string{"down"}, "`bin/votechain --dir .run/bench down`"},
 		{rundir.Vcnet, ".run/network", []string{"down", "--force"}, "`make network-down FORCE=1`"},
 		{rundir.Vcnet, ".run/network", []string{"up"}, "`make network-up`"},

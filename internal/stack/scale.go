@@ -349,8 +349,8 @@ func (s *Stack) gatewayMaxAccept() (time.Duration, error) {
 	}
 	if cluster && s.cfg.Redis != RedisCluster {
 		env := cli.EnvName("GATEWAY", "redis-cluster")
-		return 0, fmt.Errorf("%s=%s: the system's Redis is a single server, which the gateways would take for a Redis Cluster and could not use: unset it, or run the system over a Redis Cluster (its gateways need no %s there) with %s, after %s if the system ran before (it keeps its kind of Redis until then)",
-			env, os.Getenv(env), env, Command(s.cfg.Dir, s.cfg.PortBase, "up", "--redis", RedisCluster), Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"))
+		return 0, fmt.Errorf("%s=%s: the system's Redis is a single server, which the gateways would take for a Redis Cluster and could not use: unset it, or run the system over a Redis Cluster (its gateways need no %s there): with %s first if the system ran before (it keeps its kind of Redis until then), then %s",
+			env, os.Getenv(env), env, Command(s.cfg.Dir, s.cfg.PortBase, "down", "--wipe"), Command(s.cfg.Dir, s.cfg.PortBase, "up", "--redis", RedisCluster))
 	}
 	return c.MaxAcceptTime(s.cfg.Redis == RedisCluster), nil
 }

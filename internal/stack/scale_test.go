@@ -250,9 +250,11 @@ func TestHAProxyFollowsTheGatewaysShutdownTimeout(t *testing.T) {
 // over the system's single Redis before it starts or writes anything (the
 // gateways would take the server for a Redis Cluster and fail; the stack
 // only took a Cluster's longer Accept for their stop), saying to unset it
-// or to run the system over a Redis Cluster; over the stack's Redis
-// Cluster it stays accepted (the bound is the Cluster's anyway), and
-// GATEWAY_REDIS_CLUSTER=false is accepted over either.
+// or to run the system over a Redis Cluster, with the wipe first; over the
+// stack's Redis Cluster it stays accepted (the bound is the Cluster's
+// anyway), and GATEWAY_REDIS_CLUSTER=false is accepted over either. The
+// refusal comes before Up looks for the packages it runs (none is on the
+// test's PATH): it checked them first, and said redis-server was missing.
 func TestGatewayRedisClusterNeedsACluster(t *testing.T) {
 	single, dir, bin := standInGatewayStack(t, 1)
 	cluster, err := New(Config{Dir: t.TempDir(), PortBase: single.cfg.PortBase, BinDir: bin, FabricBin: dir, Builder: dir, Election: dir, Redis: RedisCluster})
@@ -261,11 +263,15 @@ func TestGatewayRedisClusterNeedsACluster(t *testing.T) {
 	}
 	singleAccept, clusterAccept := dedup.Config{}.MaxAcceptTime(false), dedup.Config{}.MaxAcceptTime(true)
 	t.Setenv("GATEWAY_REDIS_CLUSTER", "true")
+	t.Setenv("PATH", t.TempDir())
 	err = single.Up(context.Background())
-	for _, want := range []string{"GATEWAY_REDIS_CLUSTER=true", "single server", "unset it", "up --redis cluster"} {
+	for _, want := range []string{"GATEWAY_REDIS_CLUSTER=true", "single server", "unset it", "down --wipe` first if the system ran before", "then `bin/votechain --dir " + dir + " --port-base"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("up over a single Redis with GATEWAY_REDIS_CLUSTER=true: %v; want a refusal saying %q", err, want)
 		}
+	}
+	if err != nil && !strings.HasSuffix(err.Error(), " up --redis cluster`") {
+		t.Errorf("up over a single Redis with GATEWAY_REDIS_CLUSTER=true: %v; want it to end with the up over a Redis Cluster", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "shape.json")); err == nil {
 		t.Error("the refused up wrote shape.json: it refuses only after it started its work")

@@ -389,19 +389,23 @@ func (s *Stack) writeMonitor() error {
 	return nil
 }
 
-// Up brings the whole system up; running it again restarts only what is stopped.
+// Up brings the whole system up; running it again restarts only what is
+// stopped. It checks the configuration (the gateways' environment and
+// Redis settings) first, then the packages it runs, before it writes or
+// starts anything: a refusal of the configuration comes whether or not
+// the packages are installed.
 func (s *Stack) Up(ctx context.Context) error {
 	began := time.Now()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return errors.New("redis-server not found: install it with `make deps-run` (Debian package redis-server)")
-	}
-	if _, _, err := monitor.Binaries(); err != nil {
-		return err
-	}
 	if err := checkGatewayEnv(); err != nil {
 		return err
 	}
 	if _, err := s.gatewayMaxAccept(); err != nil { // the gateways' Redis settings, before anything starts
+		return err
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		return errors.New("redis-server not found: install it with `make deps-run` (Debian package redis-server)")
+	}
+	if _, _, err := monitor.Binaries(); err != nil {
 		return err
 	}
 	if err := s.saveShape(); err != nil {

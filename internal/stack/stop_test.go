@@ -315,7 +315,8 @@ func shellStandIn(t *testing.T, got, name, traps string) proc.ID {
 // batcher only once both gateways exited. The gateway stand-ins take time to
 // stop: each exits only once both got SIGTERM (or 5 s later). A gateway
 // that will not stop is named in Down's error, each of them, and stays
-// recorded.
+// recorded; the processes that stopped, the other gateway and the batcher
+// after it, are dropped from the record and not named.
 func TestDownStopsTheGatewaysTogether(t *testing.T) {
 	dir := t.TempDir()
 	got := filepath.Join(dir, "signals")
@@ -336,19 +337,48 @@ func TestDownStopsTheGatewaysTogether(t *testing.T) {
 		t.Errorf("signals received and exits, in order:\n%s\nwant HAProxy's USR1, both gateways' TERM before either exits, then the batcher's TERM", data)
 	}
 
-	recorded := map[string]proc.ID{"gateway0": {PID: 1, Start: 1}, "gateway1": {PID: 2, Start: 2}}
-	s.pids = maps.Clone(recorded)
-	s.stop = func(proc.ID, string, ...proc.StopStep) (proc.Outcome, error) {
-		return proc.Stopped, errors.New("did not stop")
-	}
-	err = s.Down(false)
-	for name := range recorded {
-		if err == nil || !strings.Contains(err.Error(), "stop "+name+": did not stop") {
-			t.Errorf("down with gateways that will not stop: %v; want each one's error, naming it (%s)", err, name)
+	for _, c := range []struct {
+		failing, stopped []string // the processes whose stop fails, and the others
+	}{
+		{[]string{"gateway0", "gateway1"}, nil},
+		{[]string{"gateway0"}, []string{"batcher0", "gateway1"}},
+	} {
+		recorded, ids := map[string]proc.ID{}, map[proc.ID]string{}
+		for i, name := range slices.Concat(c.failing, c.stopped) {
+			recorded[name] = proc.ID{PID: i + 1, Start: uint64(i + 1)}
+			ids[recorded[name]] = name
 		}
-	}
-	if !maps.Equal(s.pids, recorded) {
-		t.Errorf("after a failed stop the record holds %v; want %v", s.pids, recorded)
+		s.pids = maps.Clone(recorded)
+		var mu sync.Mutex // Down stops the gateways together
+		var stopped []string
+		s.stop = func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+			if slices.Contains(c.failing, ids[id]) {
+				return proc.Stopped, errors.New("did not stop")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			stopped = append(stopped, ids[id])
+			return proc.Stopped, nil
+		}
+		err = s.Down(false)
+		for name := range recorded {
+			if named := err != nil && strings.Contains(err.Error(), name); named != slices.Contains(c.failing, name) {
+				t.Errorf("down with %v that will not stop: %v; named %s %v, want %v (each that failed, by its error, only they)", c.failing, err, name, named, !named)
+			}
+		}
+		for _, name := range c.failing {
+			if err == nil || !strings.Contains(err.Error(), "stop "+name+": did not stop") {
+				t.Errorf("down with %v that will not stop: %v; want %s's error, naming it", c.failing, err, name)
+			}
+		}
+		if slices.Sort(stopped); !slices.Equal(stopped, c.stopped) {
+			t.Errorf("down with %v that will not stop stopped %v; want the others, %v", c.failing, stopped, c.stopped)
+		}
+		want := maps.Clone(recorded)
+		maps.DeleteFunc(want, func(name string, _ proc.ID) bool { return !slices.Contains(c.failing, name) })
+		if !maps.Equal(s.pids, want) {
+			t.Errorf("after a failed stop of %v the record holds %v; want %v (those that failed, only they)", c.failing, s.pids, want)
+		}
 	}
 }
 
