@@ -148,14 +148,13 @@ func TestAccessLogSummarisesAtStop(t *testing.T) {
 // fails in intakeFailed, whose line is at error or warn: each kind (level,
 // message, code) writes its first line of a second as it is, with the
 // state and error, the others of the second at debug, then one line at its
-// level counting them. Before, each of the 100 votes had its own line.
+// level counting them. Before, each of the 101 failures had its own line.
 func TestIntakeFailuresBounded(t *testing.T) {
-	for _, c := range []struct {
-		err   error
-		level string
-		what  string
-		code  string
-	}{
+	type failure struct {
+		err               error
+		level, what, code string
+	}
+	for _, c := range []failure{
 		{errors.New("redis: connection refused"), "ERROR", "vote intake failed", "unavailable"},
 		{dedup.ErrLedger, "WARN", "exact duplicate check failed", "ledger_unavailable"},
 	} {
