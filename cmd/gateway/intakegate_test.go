@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -80,8 +79,8 @@ func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 		t.Fatal("loops ended while an Accept was still in flight")
 	}
 	close(held.release)
-	<-h.stopped
-	<-h.acceptReturned
+	h.waitStopped(t, "it waits for the released Accept without end")
+	await(t, h.acceptReturned, "the released Accept's return")
 	if h.acceptErr != nil || h.res.Outcome != dedup.Accepted {
 		t.Errorf("held Accept: %v, %v; want Accepted", h.res.Outcome, h.acceptErr)
 	}
@@ -148,7 +147,13 @@ func startHeldStop(t *testing.T, c heldCase) *heldStop {
 		defer close(h.acceptReturned)
 		h.res, h.acceptErr = h.g.intake.Accept(context.Background(), c.attempt)
 	}()
-	<-c.entered
+	select {
+	case <-c.entered:
+	case <-h.acceptReturned:
+		t.Fatalf("the Accept returned %+v, %v before the intake held it", h.res, h.acceptErr)
+	case <-time.After(awaitLimit):
+		t.Fatalf("the intake has not held the Accept %v after it was made", awaitLimit)
+	}
 	grace, cancel := context.WithTimeout(context.Background(), 0) // the grace has run out
 	t.Cleanup(cancel)
 	h.start = time.Now()
@@ -161,6 +166,20 @@ func startHeldStop(t *testing.T, c heldCase) *heldStop {
 
 // discardLog is a logger writing nowhere.
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// awaitLimit is how long a test waits for what should come at once.
+const awaitLimit = 10 * time.Second
+
+// await waits for a value from ch or its close, failing with what past
+// awaitLimit.
+func await[T any](t *testing.T, ch <-chan T, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(awaitLimit):
+		t.Fatalf("%s has not come %v after it was due", what, awaitLimit)
+	}
+}
 
 // waitStopped waits for the stop to return, failing with why past
 // closeWait and 10 s more.
@@ -217,9 +236,9 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 	heldConn, lateConn := dial(), dial()
 	fmt.Fprint(heldConn, head+"{}")
 	fmt.Fprint(lateConn, head+"{") // its body is finished during the stop
-	<-held.entered
-	<-handling
-	<-handling // both handlers run: a stop beginning sooner drops a request not yet handled
+	await(t, held.entered, "the held vote's Accept")
+	await(t, handling, "a handler")
+	await(t, handling, "the other handler") // both handlers run: a stop beginning sooner drops a request not yet handled
 
 	grace, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -251,7 +270,7 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 	if got := status(heldConn); got != "202 " {
 		t.Errorf("vote held in Accept: %q; want 202", got)
 	}
-	<-stopped
+	await(t, stopped, "the stop's return")
 	for name, c := range map[string]net.Conn{"held": heldConn, "late": lateConn} {
 		if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("%s connection after the stop: read %d bytes, %v; want it closed", name, n, err)
@@ -333,7 +352,7 @@ func (l *heldLedger) NullifierUsed(ctx context.Context, _, _ string) (bool, erro
 func realIntake(t *testing.T, ledger dedup.NullifierLedger) (d *dedup.Deduper, a dedup.Attempt, queued func() int64) {
 	t.Helper()
 	rs := redistest.Start(t)
-	enrollVoter(t, rs)
+	nullifier := enrollVoter(t, rs)
 	ctx := context.Background()
 	admin := rs.Client()
 	if _, err := dedup.EnsureParams(ctx, admin, "CA", bloom.Params{Bits: 8, Hashes: 1}); err != nil {
@@ -344,17 +363,12 @@ func realIntake(t *testing.T, ledger dedup.NullifierLedger) (d *dedup.Deduper, a
 	}
 	d = dedup.New(rs.ClientAs(redisserver.UserGateway), ledger, dedup.Config{}, discardLog())
 	t.Cleanup(d.Close)
-	secret, _ := hex.DecodeString(testSecretHex)
-	e, err := testElection()
-	if err != nil {
-		t.Fatal(err)
-	}
 	id, err := ballot.NewVoteID()
 	if err != nil {
 		t.Fatal(err)
 	}
 	a = dedup.Attempt{Vote: ballot.Vote{ID: id, State: "CA", Contest: "president", Choice: "alice", CastAt: time.Now().UnixMilli(),
-		Nullifier: ballot.HashHex(ballot.NullifierOf(ballot.VoterKey(secret, e.ID, "v1", "c1"), "president"))}}
+		Nullifier: ballot.HashHex(nullifier)}}
 	queued = func() int64 {
 		t.Helper()
 		n, err := admin.XLen(ctx, votequeue.StreamKey("CA")).Result()
@@ -394,11 +408,11 @@ func TestStopWaitsForARealAccept(t *testing.T) {
 		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
 	}
 	close(ledger.release)
-	<-h.acceptReturned
+	await(t, h.acceptReturned, "the released Accept's return")
 	if h.acceptErr != nil || h.res.Outcome != dedup.Accepted || !h.res.BloomMaybe {
 		t.Fatalf("held Accept: %+v, %v; want Accepted after its exact check", h.res, h.acceptErr)
 	}
-	<-h.stopped
+	h.waitStopped(t, "it waits for the released Accept without end")
 	if !h.beforeLoopsEnded {
 		t.Error("loops ended before the held Accept returned: the closing round may miss its vote")
 	}

@@ -211,10 +211,14 @@ func startGateway(t *testing.T, args ...string) *gatewayProcess {
 const testVote = `{"voter_id":"v1","credential":"c1","state":"CA","choice":"alice"}`
 
 // enrollVoter puts voter v1 (credential c1) on CA's roll in rs, for the
-// test election and secret.
-func enrollVoter(t *testing.T, rs *redistest.Server) {
+// test election and secret, and returns the voter's nullifier in contest
+// president.
+func enrollVoter(t *testing.T, rs *redistest.Server) [32]byte {
 	t.Helper()
-	secret, _ := hex.DecodeString(testSecretHex)
+	secret, err := hex.DecodeString(testSecretHex)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := testElection()
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +234,7 @@ func enrollVoter(t *testing.T, rs *redistest.Server) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return null
 }
 
 // With --metrics-listen the metrics are served on their own address and

@@ -409,14 +409,8 @@ func (s *Server) accessLog(c *gin.Context) {
 	s.m.request(c.Request.Method, c.FullPath(), status).Observe(took.Seconds())
 	level := slog.LevelDebug
 	if ctx := c.Request.Context(); status >= 500 && s.deps.Log.Enabled(ctx, slog.LevelWarn) {
-		k := warnKind{route: cmp.Or(c.FullPath(), "unmatched"), status: status, code: c.GetString(ctxErrorCode)}
-		warn, closed := s.warns.admit(k, s.cfg.Now())
-		if closed.more > 0 {
-			summarise(ctx, s.deps.Log, k, closed)
-		}
-		if warn {
-			level = slog.LevelWarn
-		}
+		k := warnKind{level: slog.LevelWarn, msg: "http", route: cmp.Or(c.FullPath(), "unmatched"), status: status, code: c.GetString(ctxErrorCode)}
+		level = s.warns.level(ctx, s.deps.Log, k, s.cfg.Now())
 	}
 	logRequest(s.deps.Log, level, c, took)
 }

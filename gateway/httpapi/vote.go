@@ -474,14 +474,18 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 		// access log's warn lines for the 503s (code overloaded) say it, at
 		// most two a second (warnSampler).
 		level, what, code, message = slog.LevelDebug, "vote refused: too many votes waiting for Redis", codeOverloaded, "too many votes waiting to be stored; retry later"
+		c.Set(ctxValidatedStatus, statusIntakeFull)
 	case errors.Is(err, context.Canceled):
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
 	}
-	if ctx := c.Request.Context(); s.deps.Log.Enabled(ctx, level) {
-		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
+	// At warn or error, a line per vote under an outage: at most two a
+	// second of each kind (warnSampler), the others at debug.
+	ctx := c.Request.Context()
+	if level >= slog.LevelWarn && s.deps.Log.Enabled(ctx, level) {
+		level = s.warns.level(ctx, s.deps.Log, warnKind{level: level, msg: what, code: code}, s.cfg.Now())
 	}
-	if errors.Is(err, dedup.ErrBusy) {
-		c.Set(ctxValidatedStatus, statusIntakeFull)
+	if s.deps.Log.Enabled(ctx, level) {
+		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
 	}
 	s.unavailable(c, code, message)
 }
