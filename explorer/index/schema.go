@@ -157,8 +157,8 @@ CREATE TABLE IF NOT EXISTS election (
 -- the audit of later blocks: the block of the first VALID write that left
 -- it finalised (status finalised, or finalised_at stamped), NULL while none
 -- did, kept even if a later write took the record back. since as
--- log_since: an index written before 2026-12-06 kept it from that block
--- only (audit.ErrNotRecorded).
+-- log_since: an index written before 2026-12-06 13:21 kept it from that
+-- block only (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS election_history (
 	id        INTEGER PRIMARY KEY CHECK (id = 1),
 	since     INTEGER NOT NULL,
@@ -193,8 +193,9 @@ CREATE TABLE IF NOT EXISTS roll_chunks_since (
 );
 -- The ordering service's configuration as the last config block that
 -- carried one left it (JSON fabricblock.ChannelConfig), for the check of
--- the orderers' block signatures. An index written before 2026-12-04 has
--- none: its blocks' signatures are not checked (audit.ErrNotRecorded).
+-- the orderers' block signatures. An index written before 2026-12-04
+-- 14:29 has none: its blocks' signatures are not checked
+-- (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS channel_config (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL
