@@ -235,7 +235,7 @@ func (x history) Election(ctx context.Context) (*ballot.Election, error) {
 // ElectionFinalised implements audit.History: whether an indexed block
 // wrote the election record finalised; audit.ErrNotRecorded if it saw no
 // finalise and kept the election's writes from a block after 0 (an index
-// written before 2026-12-06).
+// written before 2026-12-06 13:21).
 func (x history) ElectionFinalised(ctx context.Context) (bool, error) {
 	var since uint64
 	var finalised sql.NullInt64
@@ -246,7 +246,7 @@ func (x history) ElectionFinalised(ctx context.Context) (bool, error) {
 	case finalised.Valid: // a finalise it saw stands, whenever it began keeping
 		return true, nil
 	case since > 0:
-		return false, fmt.Errorf("election history of an index written before 2026-12-06 (kept from block %d): %w", since, audit.ErrNotRecorded)
+		return false, fmt.Errorf("election history of an index written before 2026-12-06 13:21 (election_history: kept from block %d): %w", since, audit.ErrNotRecorded)
 	}
 	return false, nil
 }
@@ -259,12 +259,13 @@ func (x history) OnRoll(ctx context.Context, state, contest, nullifier string) (
 
 // ChannelConfig implements audit.History: the ordering service's
 // configuration as of the last block indexed; audit.ErrNotRecorded if the
-// index holds blocks and no configuration.
+// index holds none (one written before 2026-12-04 14:29, or whose indexed
+// blocks carried none).
 func (x history) ChannelConfig(ctx context.Context) (*fabricblock.ChannelConfig, error) {
 	var raw string
 	err := x.q.QueryRowContext(ctx, `SELECT record FROM channel_config WHERE id = 1`).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("orderer configuration of an index written before 2026-12-04, or of a chain without one: %w", audit.ErrNotRecorded)
+		return nil, fmt.Errorf("orderer configuration of an index written before 2026-12-04 14:29, or of a chain without one (channel_config: none kept): %w", audit.ErrNotRecorded)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("index lookup: %w", err)

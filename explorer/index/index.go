@@ -139,16 +139,27 @@ func WithLogger(log *slog.Logger) Option {
 // with its error, leaving the file as it was or with part of the schema
 // created, which the next Open completes. The Index outlives ctx.
 func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
-	db, err := openSchema(ctx, path)
+	x := newIndex(opts...)
+	db, err := openSchema(ctx, path, x.log)
 	if err != nil {
 		return nil, err
 	}
-	return openIndex(ctx, db, path, opts...)
+	return openIndex(ctx, x, db, path)
+}
+
+// newIndex returns the Index opts configure, not yet open.
+func newIndex(opts ...Option) *Index {
+	x := &Index{log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(x)
+	}
+	return x
 }
 
 // openSchema is Open's first part: it opens the database at path, checks
-// its layout and creates or completes the schema, under ctx.
-func openSchema(ctx context.Context, path string) (*sql.DB, error) {
+// its layout and creates or completes the schema, under ctx; log gets the
+// judgement of an old index's roll chunk records (setRollChunksSince).
+func openSchema(ctx context.Context, path string, log *slog.Logger) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -162,7 +173,7 @@ func openSchema(ctx context.Context, path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("create index schema in %s: %w", path, err)
 	}
-	if err := setRollChunksSince(ctx, db); err != nil {
+	if err := setRollChunksSince(ctx, db, log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("judge which roll chunk records index %s kept: %w", path, err)
 	}
@@ -183,15 +194,12 @@ func openSchema(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// openIndex is Open's second part: the Index of db (the database at path,
-// its schema made by openSchema), its pending vote keys read back and its
-// lookups and write connection prepared, under ctx. If that fails, it
-// closes db.
-func openIndex(ctx context.Context, db *sql.DB, path string, opts ...Option) (*Index, error) {
-	x := &Index{db: db, log: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		o(x)
-	}
+// openIndex is Open's second part: x (newIndex) opened on db (the
+// database at path, its schema made by openSchema), its pending vote keys
+// read back and its lookups and write connection prepared, under ctx. If
+// that fails, it closes db.
+func openIndex(ctx context.Context, x *Index, db *sql.DB, path string) (*Index, error) {
+	x.db = db
 	x.history.q = db
 	x.history.pendingUsed = func(key int64) []keyPlace { return x.committedPlaces(pendingUsed, key) }
 	var err error

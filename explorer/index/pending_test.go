@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -610,11 +611,11 @@ func TestOpenCancelled(t *testing.T) {
 		}
 		t.Fatalf("Open with a cancelled ctx: %v; want context.Canceled", err)
 	}
-	db, err := openSchema(t.Context(), path)
+	db, err := openSchema(t.Context(), path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y, err := openIndex(cancelled, db, path); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "read the pending vote keys") {
+	if y, err := openIndex(cancelled, newIndex(), db, path); !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "read the pending vote keys") {
 		if err == nil {
 			y.Close()
 		}

@@ -609,18 +609,29 @@ func TestElectionFinalisedKept(t *testing.T) {
 }
 
 // TestKeptSinceNamesTableAndDate: a lookup of what an index kept from a
-// block after 0 (an old index's *_since table) answers
-// audit.ErrNotRecorded naming the table and the time an index had to be
-// written before to be such (the table's comment in schema.go).
+// block after 0 (an old index's *_since table, election_history), or did
+// not keep (channel_config), answers audit.ErrNotRecorded naming the table
+// and the time an index had to be written before to be such (the table's
+// comment in schema.go).
 func TestKeptSinceNamesTableAndDate(t *testing.T) {
 	for _, tc := range []struct {
 		table, before string
+		keep, old     string // statements that make the index one that kept it, and one that did not
+		says          string // what the error says of the table
 		lookup        func(context.Context, *index.Index) error
 	}{
-		{"log_since", "2026-12-04 16:36", func(ctx context.Context, idx *index.Index) error { return errOf(idx.IntakeLog(ctx)) }},
-		{"policies_since", "2026-12-04 17:29", func(ctx context.Context, idx *index.Index) error { return errOf(idx.Policies(ctx)) }},
-		{"approvals_since", "2026-12-04 20:25", func(ctx context.Context, idx *index.Index) error { return errOf(idx.Approvals(ctx)) }},
-		{"roll_chunks_since", "2026-12-04 14:07", func(ctx context.Context, idx *index.Index) error { return errOf(idx.RollChunks(ctx)) }},
+		{"log_since", "2026-12-04 16:36", ``, `UPDATE log_since SET block = 2`, "(log_since: kept from block 2)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.IntakeLog(ctx)) }},
+		{"policies_since", "2026-12-04 17:29", ``, `UPDATE policies_since SET block = 2`, "(policies_since: kept from block 2)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.Policies(ctx)) }},
+		{"approvals_since", "2026-12-04 20:25", ``, `UPDATE approvals_since SET block = 2`, "(approvals_since: kept from block 2)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.Approvals(ctx)) }},
+		{"roll_chunks_since", "2026-12-04 14:07", ``, `UPDATE roll_chunks_since SET block = 2`, "(roll_chunks_since: kept from block 2)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.RollChunks(ctx)) }},
+		{"election_history", "2026-12-06 13:21", ``, `UPDATE election_history SET since = 2`, "(election_history: kept from block 2)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.ElectionFinalised(ctx)) }},
+		{"channel_config", "2026-12-04 14:29", `INSERT INTO channel_config VALUES (1, '{}')`, `DELETE FROM channel_config`, "(channel_config: none kept)",
+			func(ctx context.Context, idx *index.Index) error { return errOf(idx.ChannelConfig(ctx)) }},
 	} {
 		t.Run(tc.table, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "index.db")
@@ -628,14 +639,15 @@ func TestKeptSinceNamesTableAndDate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			idx = reopen(t, idx, path, tc.keep)
 			if err := tc.lookup(t.Context(), idx); err != nil {
-				t.Fatalf("lookup on a new index: %v", err)
+				t.Fatalf("lookup on an index that kept it: %v", err)
 			}
-			idx = reopen(t, idx, path, `UPDATE `+tc.table+` SET block = 2`)
+			idx = reopen(t, idx, path, tc.old)
 			defer idx.Close()
 			err = tc.lookup(t.Context(), idx)
-			if !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "written before "+tc.before) || !strings.Contains(err.Error(), "("+tc.table+": kept from block 2)") {
-				t.Fatalf("lookup on an index that kept it from block 2: %v; want audit.ErrNotRecorded naming %q and %s", err, tc.before, tc.table)
+			if !errors.Is(err, audit.ErrNotRecorded) || !strings.Contains(err.Error(), "written before "+tc.before) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("lookup on an index that did not keep it: %v; want audit.ErrNotRecorded naming %q and %s", err, tc.before, tc.says)
 			}
 		})
 	}
@@ -645,8 +657,8 @@ func TestKeptSinceNamesTableAndDate(t *testing.T) {
 func errOf[T any](_ T, err error) error { return err }
 
 // reopen closes idx, runs stmt (if any) on its file at path, as an index
-// written otherwise would hold it, and opens it again.
-func reopen(t *testing.T, idx *index.Index, path, stmt string) *index.Index {
+// written otherwise would hold it, and opens it again with opts.
+func reopen(t *testing.T, idx *index.Index, path, stmt string, opts ...index.Option) *index.Index {
 	t.Helper()
 	idx.Close()
 	if stmt != "" {
@@ -660,7 +672,7 @@ func reopen(t *testing.T, idx *index.Index, path, stmt string) *index.Index {
 			t.Fatal(err)
 		}
 	}
-	idx, err := index.Open(context.Background(), path)
+	idx, err := index.Open(context.Background(), path, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,18 @@
 package index_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 
 	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/explorer/audit"
@@ -132,27 +136,31 @@ func TestWriterRollLookups(t *testing.T) {
 }
 
 // TestRollChunksSince: how an index that holds a roll is classed when it
-// first opens with roll_chunks_since, on a roll of two chunks loaded in
-// blocks 1 and 2 and sealed in block 3, each case an old index's layout
-// after block 2. One begun once log_since was in (log_since 0) kept the
-// records from block 0: RollChunks answers with the records it holds and
-// the seal is recomputed over them, passing over the roll's records,
-// flagged roll_seal over fewer (its ledger's roll marks came without
-// their chunk record). An older one (log_since after block 0) is taken
-// as having kept them from block 0 only where what it holds proves it
-// lost none: every roll mark under a chunk record it holds, or every
-// LoadRoll it holds at or after its log_since block or the first block
-// flagged roll_chunk (as one begun between roll_chunks and log_since whose
-// marks came without records); else (roll marks without records and no such flag, as one
+// first opens with roll_chunks_since, on a roll of CA and NY in two
+// chunks loaded in blocks 1 and 2 and sealed in block 3, each case an old
+// index's layout after block 2. One begun once log_since was in
+// (log_since 0) kept the records from block 0: RollChunks answers with
+// the records it holds and the seal is recomputed over them, passing over
+// the roll's records, flagged roll_seal over fewer (its ledger's roll
+// marks came without their chunk record). An older one (log_since after
+// block 0) is taken as having kept them from block 0 only where what it
+// holds proves it lost none: every roll mark, of either state, under a
+// chunk record it holds, or no VALID transaction of the election before
+// its log_since block and the first block flagged roll_chunk (as one
+// begun between roll_chunks and log_since whose marks came without
+// records); else (roll marks without records and no such flag, as one
 // begun before roll_chunks, also one that then indexed LoadRolls with
 // their records) RollChunks answers audit.ErrNotRecorded and the audit
 // skips the seal rather than flag it. The one such index that cannot be
 // judged (a LoadRoll with its record, then one flagged without) is taken
-// as not recorded. An index with no roll has no chunks and says so.
+// as not recorded, whatever function the loads call: LoadRoll as the
+// explorer's tests do, ballot:LoadRoll as the real network's client
+// does, or another that writes the same (a chaincode not ours). An index
+// with no roll has no chunks and says so.
 func TestRollChunksSince(t *testing.T) {
 	entries := []ballot.RollEntry{{State: "CA", Contest: president, Nullifier: strings.Repeat("f", 64)}}
 	for i := range ballot.RollChunkEntries {
-		entries = append(entries, ballot.RollEntry{State: "CA", Contest: president, Nullifier: fmt.Sprintf("%064x", i+1)})
+		entries = append(entries, ballot.RollEntry{State: []string{"CA", "NY"}[i%2], Contest: president, Nullifier: fmt.Sprintf("%064x", i+1)})
 	}
 	e, loads, seal := sealedRoll(testElection(), entries...)
 	if len(loads) != 2 {
@@ -160,27 +168,30 @@ func TestRollChunksSince(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, stmt string
-		noRecord   []int // the chunks whose LoadRoll writes no chunk record (flagged roll_chunk)
-		chunks     int   // RollChunks' records, -1 for audit.ErrNotRecorded
-		flagged    bool  // the seal flagged roll_seal
+		noRecord   []int  // the chunks whose LoadRoll writes no chunk record (flagged roll_chunk)
+		function   string // the loads' function as invoked, if not LoadRoll
+		chunks     int    // RollChunks' records, -1 for audit.ErrNotRecorded
+		flagged    bool   // the seal flagged roll_seal
 	}{
-		{"older than roll_chunks", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks`, nil, -1, false},
-		{"older than roll_chunks, LoadRolls since", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks WHERE idx = 0`, nil, -1, false},
-		{"older than log_since, chunk records", `UPDATE log_since SET block = 3`, nil, 2, false},
-		{"older than log_since, marks without records", `UPDATE log_since SET block = 3`, []int{0, 1}, 0, true},
-		{"older than log_since, marks without a record first", `UPDATE log_since SET block = 3`, []int{0}, 1, true},
-		{"older than log_since, marks without a record after a record", `UPDATE log_since SET block = 3`, []int{1}, -1, false},
-		{"older than log_since, LoadRolls after it", `UPDATE log_since SET block = 1`, []int{1}, 1, true},
-		{"log_since 0, chunk records", ``, nil, 2, false},
-		{"log_since 0, no chunk record", `DELETE FROM roll_chunks`, nil, 0, true},
+		{"older than roll_chunks", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks`, nil, "", -1, false},
+		{"older than roll_chunks, LoadRolls since", `UPDATE log_since SET block = 3; DELETE FROM roll_chunks WHERE idx = 0`, nil, "", -1, false},
+		{"older than log_since, chunk records", `UPDATE log_since SET block = 3`, nil, "", 2, false},
+		{"older than log_since, marks without records", `UPDATE log_since SET block = 3`, []int{0, 1}, "", 0, true},
+		{"older than log_since, marks without a record first", `UPDATE log_since SET block = 3`, []int{0}, "", 1, true},
+		{"older than log_since, marks without a record after a record", `UPDATE log_since SET block = 3`, []int{1}, "", -1, false},
+		{"older than log_since, marks without a record after a record, ballot:LoadRoll", `UPDATE log_since SET block = 3`, []int{1}, "ballot:LoadRoll", -1, false},
+		{"older than log_since, marks without a record after a record, another function", `UPDATE log_since SET block = 3`, []int{1}, "ballot:Other", -1, false},
+		{"older than log_since, LoadRolls after it", `UPDATE log_since SET block = 1`, []int{1}, "", 1, true},
+		{"log_since 0, chunk records", ``, nil, "", 2, false},
+		{"log_since 0, no chunk record", `DELETE FROM roll_chunks`, nil, "", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			loads := slices.Clone(loads)
+			for i := range loads {
+				loads[i].Function = cmp.Or(tc.function, loads[i].Function)
+			}
 			for _, i := range tc.noRecord {
-				loads[i].Writes = slices.DeleteFunc(slices.Clone(loads[i].Writes), func(w fabricblock.Write) bool {
-					_, chunk := ballot.ParseRollChunkKey(w.Key)
-					return chunk
-				})
+				loads[i] = withoutRecord(loads[i])
 			}
 			chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), loads[0]}, []ledgertest.Tx{loads[1]}, []ledgertest.Tx{seal})
 			path := filepath.Join(t.TempDir(), "index.db")
@@ -203,7 +214,7 @@ func TestRollChunksSince(t *testing.T) {
 					t.Fatalf("block %d: issues %+v; want %d roll_chunk", i, r.Issues, want)
 				}
 			}
-			idx = reopen(t, idx, path, `DROP TABLE roll_chunks_since; `+tc.stmt)
+			idx = reopen(t, idx, path, `DROP TABLE roll_chunks_since; DROP TABLE roll_chunks_judged; `+tc.stmt)
 			defer idx.Close()
 			chunks, err := idx.RollChunks(t.Context())
 			if tc.chunks < 0 && !errors.Is(err, audit.ErrNotRecorded) || tc.chunks >= 0 && (err != nil || len(chunks) != tc.chunks) {
@@ -227,11 +238,7 @@ func TestRollChunksSince(t *testing.T) {
 // audit.ErrNotRecorded.
 func TestRollSealCheckedOverMarksWithoutRecords(t *testing.T) {
 	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
-	load := loads[0]
-	load.Writes = slices.DeleteFunc(slices.Clone(load.Writes), func(w fabricblock.Write) bool {
-		_, chunk := ballot.ParseRollChunkKey(w.Key)
-		return chunk
-	})
+	load := withoutRecord(loads[0])
 	chain := ledgertest.Chain([]ledgertest.Tx{{ID: "g", Config: true}}, []ledgertest.Tx{setupTx(e), load}, []ledgertest.Tx{seal})
 	want := []struct{ kind, txID string }{{}, {audit.KindRollChunk, load.ID}, {audit.KindRollSeal, seal.ID}}
 	idx := indexBlocks(t, filepath.Join(t.TempDir(), "index.db"), 2, chain, func(i int, _ *index.Index, r audit.Report) {
@@ -242,4 +249,115 @@ func TestRollSealCheckedOverMarksWithoutRecords(t *testing.T) {
 	if chunks, err := idx.RollChunks(t.Context()); err != nil || len(chunks) != 0 {
 		t.Fatalf("RollChunks after roll marks without their chunk record = %v, %v; want none, recorded", chunks, err)
 	}
+}
+
+// TestRollChunksSinceBound: what an index older than log_since holds
+// before its bound (its log_since block or the first block flagged
+// roll_chunk or roll_seal, whichever is first; a roll of one chunk whose
+// marks came without their record, flagged roll_chunk in the last block)
+// and how it is judged. An INVALID LoadRoll (its writes never committed)
+// and a VALID transaction of Fabric's _lifecycle (which writes its own
+// namespace only) prove nothing lost: the index is taken as having kept
+// every record, so the seal is recomputed (over none). A roll_seal flag
+// bounds as a roll_chunk one does: a roll sealed before it was loaded,
+// flagged in its set-up's block, leaves the set-up after the bound. A
+// VALID transaction of the election before the bound may have written the
+// roll whatever its function (the chaincode's SetupElection here): not
+// recorded. The log says which, with the fix for the second.
+func TestRollChunksSinceBound(t *testing.T) {
+	e, loads, seal := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
+	noRecord := withoutRecord(loads[0])
+	invalid := loads[0]
+	invalid.ID, invalid.Code = "invalid", peer.TxValidationCode_MVCC_READ_CONFLICT
+	lifecycle := ledgertest.Tx{ID: "lc", Chaincode: "_lifecycle", Function: "CommitChaincodeDefinition"}
+	early := seal
+	early.ID = "early"
+	genesis := []ledgertest.Tx{{ID: "g", Config: true}}
+	for _, tc := range []struct {
+		name   string
+		blocks [][]ledgertest.Tx
+		chunks int // RollChunks' records, -1 for audit.ErrNotRecorded
+	}{
+		{"an INVALID LoadRoll and a _lifecycle transaction before it", [][]ledgertest.Tx{genesis, {invalid, lifecycle}, {setupTx(e), noRecord}}, 0},
+		{"roll_seal flagged first", [][]ledgertest.Tx{genesis, {setupTx(e), early}, {noRecord}}, 0},
+		{"SetupElection before it", [][]ledgertest.Tx{genesis, {setupTx(e)}, {noRecord}}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged strings.Builder
+			idx, _ := indexOld(t, tc.blocks, ``, index.WithLogger(slog.New(slog.NewTextHandler(&logged, nil))))
+			defer idx.Close()
+			chunks, err := idx.RollChunks(t.Context())
+			if tc.chunks < 0 && !errors.Is(err, audit.ErrNotRecorded) || tc.chunks >= 0 && (err != nil || len(chunks) != tc.chunks) {
+				t.Fatalf("RollChunks = %d records, %v; want %d records (-1: audit.ErrNotRecorded)", len(chunks), err, tc.chunks)
+			}
+			want := []string{"level=INFO", "roll_chunks_since=0", "proof=", "duration="}
+			if tc.chunks < 0 {
+				want = []string{"level=WARN", "roll_chunks_since=3", "the audit skips the roll's seal", "run `explorer reindex`", "duration="}
+			}
+			for _, w := range want {
+				if !strings.Contains(logged.String(), w) {
+					t.Errorf("the log %q does not say %q", logged.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestRollChunksJudgedAgainOnce: an index whose roll_chunks_since an
+// earlier rule set (no roll_chunks_judged, as explorers of 2026-12-07
+// before it left it) is judged again on its next open, once: here the
+// rule by the LoadRoll function's name, which took an index whose set-up
+// was indexed before its bound (log_since, the first roll_chunk flag) for
+// one that kept every record. The log says so, naming the earlier
+// judgement and the fix, and the next open logs nothing.
+func TestRollChunksJudgedAgainOnce(t *testing.T) {
+	e, loads, _ := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
+	var logged strings.Builder
+	log := index.WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))
+	blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(e)}, {withoutRecord(loads[0])}}
+	idx, path := indexOld(t, blocks, `CREATE TABLE roll_chunks_since (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL);
+		INSERT INTO roll_chunks_since VALUES (1, 0)`, log)
+	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
+		t.Fatalf("RollChunks after the earlier rule's roll_chunks_since 0 = %d records, %v; want audit.ErrNotRecorded", len(chunks), err)
+	}
+	for _, w := range []string{"level=WARN", "roll_chunks_since=3", "earlier_rule_roll_chunks_since=0", "run `explorer reindex`"} {
+		if !strings.Contains(logged.String(), w) {
+			t.Errorf("the log %q does not say %q", logged.String(), w)
+		}
+	}
+	logged.Reset()
+	idx = reopen(t, idx, path, ``, log)
+	defer idx.Close()
+	if logged.Len() != 0 {
+		t.Errorf("the next open logged %q; want nothing", logged.String())
+	}
+}
+
+// indexOld audits and saves blocks into a new index, then reopens it with
+// opts as an index older than log_since (begun before 2026-12-04 16:36:
+// log_since at the block after them) that no explorer judged (neither
+// roll_chunks_since nor roll_chunks_judged) would be, after stmt; it
+// returns the index and its path.
+func indexOld(t *testing.T, blocks [][]ledgertest.Tx, stmt string, opts ...index.Option) (*index.Index, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "index.db")
+	idx, err := index.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev []byte
+	for _, blk := range ledgertest.Chain(blocks...) {
+		prev = auditThenSave(t, blk, prev, idx, idx.Save).Block.Hash
+	}
+	return reopen(t, idx, path, fmt.Sprintf(`DROP TABLE roll_chunks_since; DROP TABLE roll_chunks_judged; UPDATE log_since SET block = %d; `, len(blocks))+stmt, opts...), path
+}
+
+// withoutRecord is load writing its roll marks and no chunk record (a
+// LoadRoll the audit flags roll_chunk).
+func withoutRecord(load ledgertest.Tx) ledgertest.Tx {
+	load.Writes = slices.DeleteFunc(slices.Clone(load.Writes), func(w fabricblock.Write) bool {
+		_, chunk := ballot.ParseRollChunkKey(w.Key)
+		return chunk
+	})
+	return load
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/votechain/votechain/explorer/audit"
 )
@@ -157,8 +159,8 @@ CREATE TABLE IF NOT EXISTS election (
 -- the audit of later blocks: the block of the first VALID write that left
 -- it finalised (status finalised, or finalised_at stamped), NULL while none
 -- did, kept even if a later write took the record back. since as
--- log_since: an index written before 2026-12-06 kept it from that block
--- only (audit.ErrNotRecorded).
+-- log_since: an index written before 2026-12-06 13:21 kept it from that
+-- block only (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS election_history (
 	id        INTEGER PRIMARY KEY CHECK (id = 1),
 	since     INTEGER NOT NULL,
@@ -182,7 +184,10 @@ CREATE TABLE IF NOT EXISTS roll (
 -- (a ledger's roll marks written without their chunk record, flagged
 -- roll_chunk, leave the seal recomputed over the records written, and
 -- flagged). An older index gets 0 only where what it holds proves it
--- lost no record, else the block it had reached then.
+-- lost no record, else the block it had reached then. roll_chunks_judged
+-- holds the rule that judged it (rollChunksRule): an index an earlier
+-- rule judged (explorers of 2026-12-07 from 05:54, before this table) has
+-- none, and is judged again.
 CREATE TABLE IF NOT EXISTS roll_chunks (
 	idx    INTEGER PRIMARY KEY,
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
@@ -191,10 +196,15 @@ CREATE TABLE IF NOT EXISTS roll_chunks_since (
 	id    INTEGER PRIMARY KEY CHECK (id = 1),
 	block INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS roll_chunks_judged (
+	id    INTEGER PRIMARY KEY CHECK (id = 1),
+	rule  INTEGER NOT NULL
+);
 -- The ordering service's configuration as the last config block that
 -- carried one left it (JSON fabricblock.ChannelConfig), for the check of
--- the orderers' block signatures. An index written before 2026-12-04 has
--- none: its blocks' signatures are not checked (audit.ErrNotRecorded).
+-- the orderers' block signatures. An index written before 2026-12-04
+-- 14:29 has none: its blocks' signatures are not checked
+-- (audit.ErrNotRecorded).
 CREATE TABLE IF NOT EXISTS channel_config (
 	id     INTEGER PRIMARY KEY CHECK (id = 1),
 	record TEXT NOT NULL
@@ -314,76 +324,138 @@ func checkLayout(ctx context.Context, db *sql.DB, path string) error {
 	return nil
 }
 
+// rollChunksRule is the rule setRollChunksSince judges by, kept in
+// roll_chunks_judged. The earlier rules, of 2026-12-07 from 05:54 (before
+// that table), went by roll rows and records, then by the LoadRoll
+// function's name, and could take an index that lost records for one
+// that kept them all (a false roll_seal): an index they judged is judged
+// again.
+const rollChunksRule = 1
+
 // setRollChunksSince sets roll_chunks_since (schema.go) in an index that
-// has no row in it yet, under ctx. An index begun once log_since was in
-// (log_since 0) kept the roll chunk records from block 0: 0. An older one
-// (log_since after block 0: begun before 2026-12-04 16:36) may be older
-// than roll_chunks (14:07) too, and have indexed LoadRoll transactions
-// without keeping their records, which its seal would then be recomputed
-// without (a false roll_seal): it gets 0 only if what it holds proves it
-// lost no record, else the block it has reached. That is proved when
+// has no row in it or one an earlier rule set (rollChunksRule), in one
+// SQL transaction under ctx, and logs the judgement to log if the index
+// holds blocks. An index begun once log_since was in (log_since 0) kept
+// the roll chunk records from block 0: 0. An older one (log_since after
+// block 0: begun before 2026-12-04 16:36) may be older than roll_chunks
+// (14:07) too, and have indexed transactions that wrote the roll without
+// keeping their records, which its seal would then be recomputed without
+// (a false roll_seal): it gets 0 only if what it holds proves it lost no
+// record, else the block it has reached (or the one an earlier rule set).
+// That is proved when
 //
-//   - no VALID LoadRoll transaction it holds (by the function it names,
-//     the one the chaincode writes roll marks in) is before both its
-//     log_since block and the first block it flagged roll_chunk or
+//   - no VALID transaction it holds, but CONFIG ones and those of Fabric's
+//     _lifecycle (which writes no namespace but its own), is before both
+//     its log_since block and the first block it flagged roll_chunk or
 //     roll_seal (issues only an explorer that keeps the records makes,
-//     2026-12-04 14:07 on): every one was indexed by such an explorer,
-//     which kept its record or flagged it roll_chunk (as for marks that
-//     came without a record), or
+//     2026-12-04 14:07 on): every transaction that can have written the
+//     roll was indexed by such an explorer, which kept its record or
+//     flagged it roll_chunk. The audit finds roll marks and records by
+//     the write set, whatever the function (a chaincode not ours may write
+//     them from any) or the chaincode invoked (a chaincode-to-chaincode
+//     call writes the ballot namespace too); the index keeps no write
+//     sets, nor the chaincode's name, so every such transaction counts.
 //   - every roll mark it holds is between the first and last nullifier of
-//     a chunk record it holds: a record lost would be of marks it holds (a
-//     LoadRoll writes both), so overlap one it holds, and a roll of
-//     overlapping chunks is none the chaincode seals (ballot.SealRoll).
+//     a chunk record it holds: a record lost would be of marks it holds
+//     (the chaincode's LoadRoll writes both), so overlap one it holds, and
+//     a roll of overlapping chunks is none the chaincode seals
+//     (ballot.SealRoll). A record written without marks (by a chaincode
+//     not ours) before the bound above is not seen so: the seal is then
+//     flagged over the records held, the marks the recount goes by being
+//     no chunk of the roll sealed either.
 //
-// The first reads the index's LoadRoll transactions, the second (only if
-// the first fails) counts the roll marks under the records, a scan of the
-// roll. Neither is proved for an index begun between roll_chunks and
-// log_since whose ledger wrote roll marks without their record (flagged
-// roll_chunk) after a LoadRoll it indexed, with its record, before its
-// log_since block and any such flag: an index begun before roll_chunks
-// could hold the same, so it is taken as not recorded (its seal not
-// recomputed) until `explorer reindex`.
-func setRollChunksSince(ctx context.Context, db *sql.DB) error {
-	var set bool
-	var logSince, next int64
-	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM roll_chunks_since),
-		(SELECT block FROM log_since WHERE id = 1), (SELECT next FROM checkpoint WHERE id = 1)`).Scan(&set, &logSince, &next)
-	if err != nil || set {
+// The first reads the index's transactions up to the bound, the second
+// (only if the first fails) counts the roll marks under the records, a
+// scan of the roll. Neither is proved for an index begun between
+// roll_chunks and log_since that indexed a transaction of the election
+// (its set-up, or a LoadRoll with its record) before its log_since block
+// and the first such flag, then roll marks without their record (flagged
+// roll_chunk): an index begun before roll_chunks could hold the same, so
+// it is taken as not recorded (its seal not recomputed) until `explorer
+// reindex`, as the log says.
+func setRollChunksSince(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	start := time.Now()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
-	since := int64(0)
+	defer tx.Rollback()
+	var judged bool
+	var earlier sql.NullInt64
+	var logSince, next int64
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM roll_chunks_judged WHERE rule >= ?),
+		(SELECT block FROM roll_chunks_since WHERE id = 1),
+		(SELECT block FROM log_since WHERE id = 1), (SELECT next FROM checkpoint WHERE id = 1)`, rollChunksRule).Scan(&judged, &earlier, &logSince, &next)
+	if err != nil || judged {
+		return err
+	}
+	since, proof := int64(0), "begun with log_since at block 0"
 	if logSince > 0 {
-		kept, err := rollChunksKept(ctx, db, logSince)
-		if err != nil {
+		if proof, err = rollChunksKept(ctx, tx, logSince); err != nil {
 			return err
 		}
-		if !kept {
+		if proof == "" {
 			since = next
+			if earlier.Int64 > 0 {
+				since = earlier.Int64
+			}
 		}
 	}
-	_, err = db.ExecContext(ctx, `INSERT OR IGNORE INTO roll_chunks_since VALUES (1, ?)`, since)
-	return err
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO roll_chunks_since VALUES (1, ?)`, since); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO roll_chunks_judged VALUES (1, ?)`, rollChunksRule); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if next == 0 {
+		return nil // no block: nothing to judge
+	}
+	attrs := []any{"roll_chunks_since", since, "duration", time.Since(start).Round(time.Millisecond)}
+	if earlier.Valid {
+		// An explorer of 2026-12-07 before roll_chunks_judged had set it.
+		attrs = append(attrs, "earlier_rule_roll_chunks_since", earlier.Int64)
+	}
+	if since == 0 {
+		log.Info("index: judged to hold every roll chunk record its blocks wrote: the audit recomputes the roll's seal", append(attrs, "proof", proof)...)
+		return nil
+	}
+	log.Warn("index: not proved to hold every roll chunk record its blocks wrote (an index begun before 2026-12-04 16:36, maybe before 14:07, when explorers began keeping them): "+
+		"the audit skips the roll's seal; run `explorer reindex` to index the ledger afresh and check it", attrs...)
+	return nil
 }
 
-// rollChunksKept reports whether an index whose log_since is logSince,
-// after block 0, proves it holds every roll chunk record its blocks wrote
-// (setRollChunksSince).
-func rollChunksKept(ctx context.Context, db *sql.DB, logSince int64) (bool, error) {
+// rollChunksKept says what proves that an index whose log_since is
+// logSince, after block 0, holds every roll chunk record its blocks wrote
+// (setRollChunksSince), read with q; "" if nothing does.
+func rollChunksKept(ctx context.Context, q querier, logSince int64) (string, error) {
 	var unaudited bool
-	err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM txs
-		WHERE code = 'VALID' AND (function = 'LoadRoll' OR function GLOB '*:LoadRoll')
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM txs
+		WHERE code = 'VALID' AND type <> 'CONFIG' AND chaincode <> '_lifecycle'
 			AND block < MIN(?1, COALESCE((SELECT MIN(block) FROM issues WHERE kind IN (?2, ?3)), ?1)))`,
 		logSince, audit.KindRollChunk, audit.KindRollSeal).Scan(&unaudited)
-	if err != nil || !unaudited {
-		return !unaudited, err
-	}
-	ranges, err := chunkRanges(ctx, db)
 	if err != nil {
-		return false, err
+		return "", err
+	}
+	if !unaudited {
+		return "no transaction that can write the roll before log_since or a roll_chunk or roll_seal flag", nil
+	}
+	ranges, err := chunkRanges(ctx, q)
+	if err != nil {
+		return "", err
 	}
 	var uncovered bool
-	err = db.QueryRowContext(ctx, uncoveredMarksQuery, jsonText(ranges)).Scan(&uncovered)
-	return !uncovered, err
+	if len(ranges) == 0 {
+		err = q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM roll)`).Scan(&uncovered)
+	} else {
+		err = q.QueryRowContext(ctx, uncoveredMarksQuery, jsonText(ranges)).Scan(&uncovered)
+	}
+	if err != nil || uncovered {
+		return "", err
+	}
+	return "every roll mark under a chunk record", nil
 }
 
 // uncoveredMarksQuery tells whether a roll mark is in none of ?1, a JSON
@@ -398,9 +470,9 @@ SELECT (SELECT COUNT(*) FROM roll) > (SELECT COUNT(*) FROM states s CROSS JOIN r
 	ON r.state = s.state AND r.nullifier BETWEEN g.first AND g.last)`
 
 // chunkRanges returns the nullifier ranges of the roll chunk records the
-// index holds, those that overlap merged, in order.
-func chunkRanges(ctx context.Context, db *sql.DB) ([][2]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT IFNULL(json_extract(record, '$.first'), ''), IFNULL(json_extract(record, '$.last'), '')
+// index holds, read with q, those that overlap merged, in order.
+func chunkRanges(ctx context.Context, q querier) ([][2]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT IFNULL(json_extract(record, '$.first'), ''), IFNULL(json_extract(record, '$.last'), '')
 		FROM roll_chunks ORDER BY 1`)
 	if err != nil {
 		return nil, err
