@@ -251,7 +251,7 @@ var electionWait = election.Wait{
 // time) within what is left of it but at least the intake log's stop
 // timeout (gateway.stop), before Redis and the ledger are closed. What
 // it can check without Redis and the ledger, the flags (parseFlags) and
-// the files they name (loadFiles), it checks, and the --pprof, --listen and --metrics-listen
+// the files they name (cli.LoadSecret, loadFiles), it checks, and the --pprof, --listen and --metrics-listen
 // listeners it opens, before it connects to either and waits, for as long
 // as it takes, for the election record on the ledger. --listen and
 // --metrics-listen are served from then on: --listen during the wait as a

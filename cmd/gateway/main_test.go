@@ -862,7 +862,8 @@ func TestListenClosesWhatItOpenedOnAFailure(t *testing.T) {
 	if !free(listenAddr) {
 		t.Errorf("--listen %s still in use after run returned; want its listener closed", listenAddr)
 	}
-	waitFor(t, "--pprof port "+pprofAddr+" free after run returned", func() bool { return free(pprofAddr) }, "")
+	waitFor(t, "--pprof port "+pprofAddr+" free after run returned", func() bool { return free(pprofAddr) },
+		func() string { return strings.Join(logs.Lines(), "\n") })
 }
 
 // TestTrustedProxiesFlag: --trusted-proxies, or GATEWAY_TRUSTED_PROXIES,

@@ -92,7 +92,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the shutdown's log line", func() bool { return strings.Contains(logs.String(), `msg="shutting down"`) }, logs)
+	waitFor(t, "the shutdown's log line", func() bool { return strings.Contains(logs.String(), `msg="shutting down"`) }, logs.String)
 	waitFor(t, "the listener to close", func() bool {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -100,7 +100,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 			return false
 		}
 		return true
-	}, logs)
+	}, logs.String)
 
 	if _, err := conn.Write([]byte(body[half:])); err != nil {
 		t.Fatalf("rest of the request in flight: %v", err)
@@ -321,12 +321,13 @@ func waitReady(t *testing.T, exited <-chan struct{}, logs logFile) string {
 	}
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool, logs logFile) {
+// waitFor polls cond for up to 5 s, then fails the test with what logs
+// returns (what was logged).
+func waitFor(t *testing.T, what string, cond func() bool, logs func() string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 5 s:\n%s", what, logs.String())
+			t.Fatalf("no %s within 5 s:\n%s", what, logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

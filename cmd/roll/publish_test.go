@@ -170,8 +170,8 @@ func TestPublishBatcherRemedyNamesTheFolders(t *testing.T) {
 
 // TestAdviceLinksNoSystemPackages: roll writes its advice about votechain
 // and vcnet with internal/rundir alone; it linked internal/stack and
-// test-network/localnet (the system's and the network's runners, and
-// through them the monitors) for one advice string. explorer/logmonitor
+// test-network/localnet (the system's and the network's runners, and,
+// through stack, the monitors) for one advice string. explorer/logmonitor
 // is not forbidden: internal/cli names its ErrNoAnswer, and it needs only
 // ballot.
 func TestAdviceLinksNoSystemPackages(t *testing.T) {

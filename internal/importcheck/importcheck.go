@@ -5,13 +5,16 @@
 // with the chain of imports that brings it in. Only tests use it.
 //
 // The walk reads, in process with go/build, the package clause and the
-// imports at the top of each source file (no more of it), choosing the
-// files as build.Default does: for its GOOS, GOARCH and cgo setting (this
-// machine's unless the environment sets them) with no extra build tags,
-// test files aside. A build for another platform or with build tags may
-// link other packages. It follows the module's own packages only: it runs
-// no go command and needs no network. The module is the one whose go.mod
-// is the nearest above the package's folder.
+// imports at the top of each source file (no more of it, but //go:embed
+// lines in a file importing embed), choosing the files as build.Default
+// does: for its GOOS, GOARCH and cgo setting (this machine's unless the
+// environment sets them) with no extra build tags, test files aside. A
+// build for another platform or with build tags may link other packages.
+// It follows the module's own packages only: it runs no go command and
+// needs no network. The module is the one whose go.mod is the nearest
+// above the package's folder; a folder below it with a go.mod of its own
+// (such as network/fabricbin) holds another module, whose packages, though
+// their paths start with the module's, the walk does not follow.
 package importcheck
 
 import (
@@ -39,6 +42,8 @@ type Rule struct {
 	// Each must name a package of the module: its folder (the part
 	// before "/...") must hold one, or, with "/...", it or a folder below
 	// it must, so that a mistyped entry does not forbid nothing unseen.
+	// "." names the module's root package, but "./..." is refused, as
+	// naming no folder of the module (it does not mean every package).
 	Forbidden []string
 }
 
@@ -53,12 +58,12 @@ type T interface {
 // the test going on: a walk that fails (no go.mod above dir; a folder of
 // the walk holding no Go file for the platform, or files of two packages,
 // or a file whose package clause or imports do not parse: the rest of a
-// file is not read), each entry of r.Reaches that is a pattern and each
-// of r.Forbidden that names no package of the module, each of r.Reaches
-// the walk did not reach, and each package the package links that
-// r.Forbidden forbids, naming the chain of imports that links it by the
-// fewest steps ("cmd/roll imports internal/electionsetup imports
-// internal/stack").
+// file is not read, but for //go:embed lines in a file importing embed),
+// each entry of r.Reaches that is a pattern and each of r.Forbidden that
+// names no package of the module, each of r.Reaches the walk did not
+// reach, and each package the package links that r.Forbidden forbids,
+// naming the chain of imports that links it by the fewest steps ("cmd/roll
+// imports internal/electionsetup imports internal/stack").
 func Check(t T, dir string, r Rule) {
 	t.Helper()
 	l, err := walk(dir)
@@ -103,17 +108,15 @@ func forbids(pattern, p string) bool {
 // package of l's module: its folder holds one (test files aside) or, with
 // "/...", it or a folder below it does. As in go's patterns, folders named
 // testdata or starting with "." or "_", and those of another module, hold
-// none of the module's.
+// none of the module's; "./..." is refused too, as naming no folder.
 func (l links) holdsPackage(pattern string) bool {
 	folder, below := strings.CutSuffix(pattern, "/...")
-	if !fs.ValidPath(folder) {
-		return false // "/gateway", "./gateway", "gateway/": no path in the module
+	if !fs.ValidPath(folder) || below && folder == "." {
+		return false // "/gateway", "./gateway", "gateway/", "./...": no folder in the module
 	}
-	start := l.modRoot
-	for part := range strings.SplitSeq(folder, "/") {
-		if start = filepath.Join(start, part); folder != "." && !ofModule(start) {
-			return false
-		}
+	start, ok := l.folder(folder, ofModule)
+	if !ok {
+		return false
 	}
 	found := false
 	filepath.WalkDir(start, func(dir string, e fs.DirEntry, err error) error {
@@ -132,14 +135,36 @@ func (l links) holdsPackage(pattern string) bool {
 	return found
 }
 
+// folder is the folder of path p in l's module ("." its root) and
+// whether ok holds for each folder from the module's, that one aside, down
+// to it.
+func (l links) folder(p string, ok func(dir string) bool) (string, bool) {
+	dir := l.modRoot
+	if p == "." {
+		return dir, true
+	}
+	for part := range strings.SplitSeq(p, "/") {
+		if dir = filepath.Join(dir, part); !ok(dir) {
+			return dir, false
+		}
+	}
+	return dir, true
+}
+
 // ofModule reports whether folder dir, below a module's folder, may hold
 // the module's packages: go's patterns walk it (its name is not testdata
-// and starts with neither "." nor "_") and it holds no go.mod of its own.
+// and starts with neither "." nor "_") and it is of the module (sameModule).
 func ofModule(dir string) bool {
 	name := filepath.Base(dir)
 	if name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") {
 		return false
 	}
+	return sameModule(dir)
+}
+
+// sameModule reports whether folder dir, below a module's folder, is of
+// that module: it holds no go.mod of its own.
+func sameModule(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "go.mod"))
 	return errors.Is(err, fs.ErrNotExist)
 }
@@ -155,7 +180,8 @@ type links struct {
 
 // walk reads the imports of the package in dir and, breadth first, of the
 // module's packages it imports, directly or not (go/build, build.Default,
-// test files aside).
+// test files aside); an import of a package in a folder of another module
+// below the module's is not followed.
 func walk(dir string) (links, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -180,6 +206,9 @@ func walk(dir string) (links, error) {
 			p, ours := inModule(module, imp)
 			if _, seen := l.from[p]; !ours || seen {
 				continue
+			}
+			if _, own := l.folder(p, sameModule); !own {
+				continue // a nested module's, such as network/fabricbin
 			}
 			l.from[p] = queue[0]
 			l.order = append(l.order, p)

@@ -44,8 +44,10 @@ func ExampleCheck() {
 // reach, or a folder it cannot read, is reported too, so a rule cannot
 // pass by walking nothing; so is a Forbidden entry that names no package
 // of the module (no such folder, the module's path written, a leading
-// slash, a nested module's folder), which would forbid nothing, and a
-// Reaches entry that is a pattern.
+// slash or "./", "./...", a nested module's folder), which would forbid
+// nothing, and a Reaches entry that is a pattern. An import of a nested
+// module's package, though its path starts with the module's, is not
+// followed: neither it nor what it imports is linked of the module.
 func TestCheck(t *testing.T) {
 	mod, err := filepath.Abs(filepath.Join("testdata", "mod"))
 	if err != nil {
@@ -70,8 +72,10 @@ func TestCheck(t *testing.T) {
 		"a prefix of a package's path":              {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"gw/su", "gw/su/..."}}, nil},
 		"a prefix that is no folder": {"testdata/mod/a", importcheck.Rule{Forbidden: []string{"g/...", "gw/s/..."}},
 			[]string{namesNone("g/..."), namesNone("gw/s/...")}},
-		"mistyped entries": {"testdata/mod/clean", importcheck.Rule{Forbidden: []string{"example.com/mod/c", "/c", "/gw/...", "./c", "c/", "nested", "nested/..."}},
-			[]string{namesNone("example.com/mod/c"), namesNone("/c"), namesNone("/gw/..."), namesNone("./c"), namesNone("c/"), namesNone("nested"), namesNone("nested/...")}},
+		"mistyped entries": {"testdata/mod/clean", importcheck.Rule{Forbidden: []string{"example.com/mod/c", "/c", "/gw/...", "./c", "./...", "c/", "nested", "nested/..."}},
+			[]string{namesNone("example.com/mod/c"), namesNone("/c"), namesNone("/gw/..."), namesNone("./c"), namesNone("./..."), namesNone("c/"), namesNone("nested"), namesNone("nested/...")}},
+		"a nested module's package imported": {"testdata/mod/f", importcheck.Rule{Reaches: []string{"nested"}, Forbidden: []string{"c"}},
+			[]string{"the walk from f did not reach nested, which the rule says it links; it reached none of the module's packages"}},
 		"a pattern to reach": {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"b/...", "c"}},
 			[]string{`the rule says the walk reaches b/..., a pattern: name each package it must reach by its path in the module ("internal/cli")`}},
 		"not linked": {"testdata/mod/clean", importcheck.Rule{Reaches: []string{"c"}, Forbidden: []string{"gw/...", "a", "d"}}, nil},

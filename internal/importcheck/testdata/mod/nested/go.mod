@@ -1,3 +1,3 @@
-module example.com/nested
+module example.com/mod/nested
 
 go 1.26
