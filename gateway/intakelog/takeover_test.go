@@ -543,12 +543,19 @@ func TestRestartedGatewayShowsTheLedgersAnchoredSize(t *testing.T) {
 // round still running (live, lowered by leave) has an anchor waiting, so
 // the rounds race in every block, and its transactions commit smallest
 // first (by the largest head each carries): the order in which the
-// gateway holding the largest heads loses the most races.
+// gateway holding the largest heads loses the most races. It counts the
+// anchors it is sent and the anchored heads read.
 type blockLedger struct {
 	*fakeLedger
-	bmu     sync.Mutex
-	live    int
-	pending []*blockTx
+	bmu         sync.Mutex
+	live        int
+	pending     []*blockTx
+	sent, reads atomic.Int64
+}
+
+func (b *blockLedger) LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error) {
+	b.reads.Add(1)
+	return b.fakeLedger.LogHead(ctx, state)
 }
 
 // blockTx is an endorsed anchor waiting for its block.
@@ -569,6 +576,7 @@ func (tx *blockTx) largest() uint64 {
 }
 
 func (b *blockLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	b.sent.Add(1)
 	tx := &blockTx{anchors: anchors, done: make(chan error, 1)}
 	b.mu.Lock()
 	for _, a := range anchors {
@@ -642,6 +650,16 @@ func (b *blockLedger) cut() {
 // warned (heads left unanchored, or the closing anchor failed). Retried
 // until the bound instead, the ledger got the final heads a block a
 // gateway later, but the four refused still warned of heads unanchored.
+// The ledger gets one anchor a gateway, all in one block: the first
+// commits, the other four are read conflicts, after which the anchored
+// heads cover all they hold (an anchor a size, or one sent again past
+// that, would send more). Each of the four reads each state's anchored
+// head once before its anchor (the take-over's read is the one its
+// anchor builds on; it read it again, 2 × 2 reads instead of 2), the
+// fifth twice (it had read none), and each loser once more after its
+// conflict; each of the four logs one line naming the heads it took
+// (it logged one a state), and exactly one gateway says its own anchor
+// committed them.
 func TestConcurrentClosingRoundsAnchorTheFinalHeads(t *testing.T) {
 	const gateways = 5
 	srv, rdb, key, fake := signerSetup(t)
@@ -683,9 +701,28 @@ func TestConcurrentClosingRoundsAnchorTheFinalHeads(t *testing.T) {
 			t.Errorf("anchored %s head of size %d after the closing rounds; want the final head of %d (root %s)", st, got.Size, gateways, final.Root)
 		}
 	}
+	states := int64(len(testElection.States))
+	if n := ledger.sent.Load(); n != gateways {
+		t.Errorf("the closing rounds sent %d anchors; want %d (one commit, %d read conflicts)", n, gateways, gateways-1)
+	}
+	if n, want := ledger.reads.Load(), (gateways-1)*states+states+(gateways-1)*states; n != want {
+		t.Errorf("the closing rounds read %d anchored heads; want %d (the take-overs', the fifth gateway's, the losers' after their conflicts)", n, want)
+	}
+	committed := 0
 	for i := range logs {
-		if says := `"intake log: closing heads anchored"`; !strings.Contains(logs[i].String(), says) {
-			t.Errorf("gateway %d's log does not say %s:\n%s", i, says, logs[i].String())
+		log := logs[i].String()
+		if says := `"intake log: closing heads anchored" states=2 anchored=`; !strings.Contains(log, says) {
+			t.Errorf("gateway %d's log does not say %s:\n%s", i, says, log)
 		}
+		if strings.Contains(log, `anchored="[CA NY]"`) {
+			committed++
+		}
+		took, says := strings.Count(log, "took the stored head"), `took the stored heads of its key, refused to this gateway and not anchored, to anchor them" states="[CA NY]"`
+		if i == gateways-1 && took != 0 || i < gateways-1 && (took != 1 || !strings.Contains(log, says)) {
+			t.Errorf("gateway %d logs %d take-overs; want one saying %s, none by the last (its heads stored):\n%s", i, took, says, log)
+		}
+	}
+	if committed != 1 {
+		t.Errorf("%d gateways say their closing anchor committed the heads; want 1", committed)
 	}
 }
