@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -338,7 +339,11 @@ func waitFor(t *testing.T, what string, cond func() bool, logs func() string) {
 // takes or because serving failed (its listener closed), first gives the
 // intake log's closing round its own time: the vote it accepted is
 // anchored on a slow ledger, slower than the grace, before run returns and
-// closes Redis and the ledger, which would cut the round.
+// closes Redis and the ledger, which would cut the round. The closing
+// round's own anchor commits it (its line says so): the ledger refuses
+// anchors till the stop begins, so a round whose tick comes first (start
+// to stop over the 6 s interval on a loaded machine) anchors nothing, and
+// the test passed without the closing round then.
 func TestStopAnchorsTheVotesAccepted(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -367,8 +372,9 @@ func TestStopAnchorsTheVotesAccepted(t *testing.T) {
 			}
 			l := &anchoringLedger{fakeLedger: fakeLedger{e}, delay: 500 * time.Millisecond}
 			logs := &testlog.Buffer{}
-			// The longest interval the gateway takes (6 s): no round
-			// before the stop, so the closing round anchors the vote.
+			// The longest interval the gateway takes (6 s): as a rule no
+			// round before the stop, and none anchors (the ledger refuses
+			// till the stop), so the closing round anchors the vote.
 			interval := intakelog.Config{}.MaxInterval().String()
 			ln, stop := runUntilDialled(t, runArgs(t, "--redis-addr", rs.Addr, "--redis-user", redisserver.UserGateway,
 				"--redis-password-file", rs.ACL.PasswordFile(redisserver.UserGateway),
@@ -383,6 +389,7 @@ func TestStopAnchorsTheVotesAccepted(t *testing.T) {
 			if resp.StatusCode != http.StatusAccepted {
 				t.Fatalf("vote: %d; want 202", resp.StatusCode)
 			}
+			l.stopping.Store(true)
 			err = c.end(ln, logs, stop)
 			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
 				t.Errorf("run: %v; want %q", err, c.wantErr)
@@ -390,20 +397,28 @@ func TestStopAnchorsTheVotesAccepted(t *testing.T) {
 			if got := l.anchoredSize("CA"); got != 1 {
 				t.Errorf("CA's anchored head covers %d votes when run returned; want the one accepted\n%s", got, strings.Join(logs.Lines(), "\n"))
 			}
+			if says := []string{`msg="intake log: closing heads anchored"`, " anchored=[CA]"}; !hasLine(logs, says...) {
+				t.Errorf("no line says %q: the closing round's anchor did not commit CA's head\n%s", says, strings.Join(logs.Lines(), "\n"))
+			}
 		})
 	}
 }
 
 // anchoringLedger is fakeLedger taking anchors, each delay after it was
-// sent (a slow ledger), and noting the size anchored for each state.
+// sent (a slow ledger), and noting the size anchored for each state. It
+// refuses those sent before stopping is set (the stop has begun).
 type anchoringLedger struct {
 	fakeLedger
 	delay    time.Duration
+	stopping atomic.Bool
 	mu       sync.Mutex
 	anchored map[string]uint64
 }
 
 func (l *anchoringLedger) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
+	if !l.stopping.Load() {
+		return errors.New("anchoring ledger: anchors refused till the stop")
+	}
 	select {
 	case <-time.After(l.delay):
 	case <-ctx.Done():

@@ -48,9 +48,12 @@
 // a running winner's anchor has come by then unless its rounds are slow
 // too) after the refusal, or at once in its closing round; the same holds
 // after a restart's refusal when the stored head is not taken.
-// So each size's anchor is normally sent once (taking
-// the winner's head sooner would send it once per gateway, the
-// concurrent ones failing with read conflicts), an idle state costs no
+// So, while the gateways run, each size's anchor is normally sent once
+// (taking the winner's head sooner would send it once per gateway, the
+// concurrent ones failing with read conflicts); gateways stopped together
+// (make down, one key) each anchor the stored last heads in their closing
+// rounds, and all but the first to commit are read conflicts or no-op
+// repeats of the anchored heads. An idle state costs no
 // signature a second, and a size is anchored whether the winner crashed
 // before anchoring, its closing anchor failed, or a reply was lost. A
 // stored head another key signed is never taken: it waits for a gateway
@@ -282,6 +285,10 @@ type stateLog struct {
 	// the stored head was taken).
 	lost   uint64
 	lostAt time.Time
+	// tookOver: the closing round took the stored head (takeOver);
+	// closingAnchor: its anchor committed the state's head. Its log
+	// lines name them (closingRound).
+	tookOver, closingAnchor bool
 	// shown is the state's intake_log_anchored_entries (raiseAnchored).
 	shown uint64
 }
@@ -425,7 +432,11 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 const waitNote = "the votes after the last anchored head wait for another gateway with this key still running (it takes and anchors the stored head before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, within
-// 2 × CallTimeout, and logs what it anchored: it anchors once, and again
+// 2 × CallTimeout, and logs what it did: one info line naming the states
+// whose stored heads it took (if any), then either "closing heads
+// anchored", naming the states whose heads its own anchors committed
+// (none when earlier anchors, or other gateways', covered them), or a
+// warning naming what it left. It anchors once, and again
 // after an anchor that lost a race (anchorPastRaces). A size refused as
 // stored and not yet found anchored (a reply lost, a race lost, earlier
 // or in this round) is taken over at once: this gateway anchors nothing
@@ -451,21 +462,25 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		// A head found stamped before the anchored one, or by this clock
 		// before it stepped back, was left out: sign it again and anchor
 		// once more.
-		if resign := l.resigning(states); len(resign) > 0 {
+		if resign := l.where(states, func(s *stateLog) bool { return s.resign }); len(resign) > 0 {
 			if _, anchor = l.signAll(ctx, elections); anchor {
 				err = l.anchorPastRaces(ctx, resign)
 			}
 		}
 	}
+	if took := l.where(states, func(s *stateLog) bool { return s.tookOver }); len(took) > 0 {
+		l.log.Info("intake log: closing round took the stored heads of its key, refused to this gateway and not anchored, to anchor them", "states", took)
+	}
 	if err != nil {
 		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err)
 		return
 	}
-	if left := l.unanchored(states); len(left) > 0 {
+	if left := l.where(states, (*stateLog).unanchored); len(left) > 0 {
 		l.log.Warn("intake log: closing round left heads unanchored: "+waitNote, "states", left)
 		return
 	}
-	l.log.Info("intake log: closing heads anchored", "states", len(states))
+	l.log.Info("intake log: closing heads anchored", "states", len(states),
+		"anchored", l.where(states, func(s *stateLog) bool { return s.closingAnchor }))
 }
 
 // anchorPastRaces anchors the states' signed heads (anchor) and, while
@@ -491,13 +506,14 @@ func (l *Log) anchorPastRaces(ctx context.Context, states []string) error {
 	return err
 }
 
-// resigning lists the states whose signed head is to be signed again.
-func (l *Log) resigning(states []string) []string {
+// where lists the states of which is holds, called with the state's
+// mutex held.
+func (l *Log) where(states []string, is func(*stateLog) bool) []string {
 	var out []string
 	for _, st := range states {
 		s := l.state(st)
 		s.mu.Lock()
-		if s.resign {
+		if is(s) {
 			out = append(out, st)
 		}
 		s.mu.Unlock()
@@ -505,24 +521,15 @@ func (l *Log) resigning(states []string) []string {
 	return out
 }
 
-// unanchored lists the states whose head this process signed, or size
+// unanchored says whether the head this process signed, or the size
 // refused it as stored and not found anchored or taken over (lostAt set),
-// is past their anchored head as it knows it.
-func (l *Log) unanchored(states []string) []string {
-	var out []string
-	for _, st := range states {
-		s := l.state(st)
-		s.mu.Lock()
-		head := s.signed.Size
-		if !s.lostAt.IsZero() {
-			head = max(head, s.lost)
-		}
-		if head > s.anchored.Size {
-			out = append(out, st)
-		}
-		s.mu.Unlock()
+// is past the anchored head as it knows it. The caller holds s.mu.
+func (s *stateLog) unanchored() bool {
+	head := s.signed.Size
+	if !s.lostAt.IsZero() {
+		head = max(head, s.lost)
 	}
-	return out
+	return head > s.anchored.Size
 }
 
 // signAll signs a head of every state of the election whose log grew. It
@@ -713,15 +720,22 @@ func takeOverDelay(interval, call time.Duration) time.Duration {
 }
 
 // takeOver is sign's step for a state whose head of size h.Size (of root
-// h.Root) PublishHead refused takeOverDelay ago: unless the ledger's
-// anchored head now covers that size, the stored head is taken as this
-// process's signed head (ownStoredHead) and anchored, or signed again if
-// its stamp is refused; one not this key's is looked at again after
-// another delay.
+// h.Root) PublishHead refused takeOverDelay ago (or at all, in the
+// closing round): unless the ledger's anchored head now covers that size,
+// the stored head is taken as this process's signed head (ownStoredHead)
+// and anchored, or signed again if its stamp is refused; one not this
+// key's is looked at again after another delay. A round's take-over is
+// logged, and anchorOf reads the anchored head afresh (an anchor may be in
+// flight meanwhile); the closing round's, with no anchor in flight, keeps
+// the anchored head just read as known, so that each head taken costs one
+// read, not two, before the anchor, and is named in the round's one line
+// (closingRound), not a line a state (gateways stopped together each take
+// every state's last head).
 func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) error {
 	anchored, err := l.ledger.LogHead(ctx, h.State)
 	switch {
 	case errors.Is(err, ballot.ErrNotFound):
+		anchored = ballot.AnchoredHead{} // none: the zero head
 	case err != nil:
 		return fmt.Errorf("read the anchored %s head: %w", h.State, err) // again next round
 	case anchored.Head.Size >= h.Size:
@@ -739,8 +753,12 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		return err
 	}
 	s.signed, s.lostAt = cur, time.Time{}
-	s.anchoredKnown = false // anchorOf reads the anchored head afresh
 	l.m.signed.WithLabelValues(h.State).Set(float64(cur.Size))
+	if l.leaving.Load() {
+		s.anchored, s.anchoredKnown, s.tookOver = anchored.Head, true, true
+		return nil
+	}
+	s.anchoredKnown = false // anchorOf reads the anchored head afresh
 	l.log.Info("intake log: took the stored head of its key, refused to this gateway and not anchored since, to anchor it", "state", h.State, "size", cur.Size)
 	return nil
 }
@@ -794,9 +812,11 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 	}
 	err := l.ledger.AnchorLogHeads(ctx, anchors)
 	if err == nil {
+		leaving := l.leaving.Load()
 		for i, s := range heads {
 			s.mu.Lock()
 			s.anchored = anchors[i].Head
+			s.closingAnchor = s.closingAnchor || leaving
 			s.mu.Unlock()
 			l.raiseAnchored(anchors[i].Head.State, s, anchors[i].Head.Size)
 		}

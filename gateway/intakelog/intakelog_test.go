@@ -74,7 +74,13 @@ func (f *fakeLedger) AnchorLogHeads(_ context.Context, anchors []ballot.LogAncho
 	return nil
 }
 
-func (f *fakeLedger) LogHead(_ context.Context, state string) (ballot.AnchoredHead, error) {
+// LogHead reads the state's anchored head, unless ctx has ended: the
+// Fabric client's read (an evaluate over gRPC) then fails at once with
+// the context's error.
+func (f *fakeLedger) LogHead(ctx context.Context, state string) (ballot.AnchoredHead, error) {
+	if err := ctx.Err(); err != nil {
+		return ballot.AnchoredHead{}, fmt.Errorf("read the %s log head: %w", state, err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	h, ok := f.heads[state]

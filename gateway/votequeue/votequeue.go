@@ -88,9 +88,11 @@
 // Only on 2 may the stored head be of use to the signer (gateway/intakelog
 // reads it then to anchor a head its key signed: after a restart, one
 // signed before it; and, when the ledger still has not anchored that size
-// a while after the refusal, one a gateway sharing its key stored and did
-// not anchor, or its own stored with the script's answer lost: the
-// take-over).
+// a while after the refusal, or at once in the signer's closing round at
+// a stop, one a gateway sharing its key stored and did not anchor, or its
+// own stored with the script's answer lost: the take-over; gateways
+// stopped together each anchor the stored last heads, all but the first
+// anchor to commit being read conflicts or no-op repeats).
 //
 // # Stream entries
 //
