@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -81,9 +82,11 @@ func abortRetry(c *gin.Context, status int, code, message string, after time.Dur
 
 // noElection answers 503 election_unavailable for the election record's
 // absence (err: why Elections, or a receipt's roll look-up, has none),
-// alike on every route that needs the record.
+// alike on every route that needs the record. Its warn line is sampled
+// (sampledLine): a ledger outage longer than --election-max-age fails
+// every request.
 func (s *Server) noElection(c *gin.Context, err error) {
-	s.logger(c).Warn("no election record", "err", err)
+	s.sampledLine(c, slog.LevelWarn, "no election record", codeElectionUnavailable, "", err)
 	s.unavailable(c, codeElectionUnavailable, "the election record is not available")
 }
 

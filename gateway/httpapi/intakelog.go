@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -64,7 +65,7 @@ func (s *Server) getAcceptance(c *gin.Context) {
 	case errors.Is(err, intakelog.ErrNoHead):
 		abortRetry(c, http.StatusServiceUnavailable, codeHeadPending, "no signed tree head covers this vote yet; retry in a second", s.cfg.RetryAfter/2)
 	default:
-		s.logger(c).Warn("acceptance receipt unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "acceptance receipt unavailable", codeUnavailable, state, err)
 		s.unavailable(c, codeUnavailable, "the acceptance receipt cannot be built right now")
 	}
 }
@@ -82,7 +83,7 @@ func (s *Server) getLogHead(c *gin.Context) {
 	case errors.Is(err, intakelog.ErrNoHead):
 		abort(c, http.StatusNotFound, codeNoHead, "no tree head of "+state+" is signed yet")
 	default:
-		s.logger(c).Warn("log head unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "log head unavailable", codeUnavailable, state, err)
 		s.unavailable(c, codeUnavailable, "the log cannot be read right now")
 	}
 }
@@ -103,7 +104,7 @@ func (s *Server) getLogEntries(c *gin.Context) {
 	}
 	entries, err := s.deps.IntakeLog.Entries(c.Request.Context(), state, start, end)
 	if err != nil {
-		s.logger(c).Warn("log entries unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "log entries unavailable", codeUnavailable, state, err)
 		s.unavailable(c, codeUnavailable, "the log cannot be read right now")
 		return
 	}
@@ -142,7 +143,7 @@ func (s *Server) getLogConsistency(c *gin.Context) {
 	case errors.Is(err, ballot.ErrConsistencyOrder), errors.Is(err, ballot.ErrSizeOutOfRange), errors.Is(err, intakelog.ErrDiverged):
 		abort(c, http.StatusBadRequest, codeInvalidField, "first must not exceed second, nor second the log's size")
 	default:
-		s.logger(c).Warn("consistency proof unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "consistency proof unavailable", codeUnavailable, state, err)
 		s.unavailable(c, codeUnavailable, "the log cannot be read right now")
 	}
 }

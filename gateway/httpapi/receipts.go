@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -135,10 +136,10 @@ func (s *Server) writeReceipt(c *gin.Context, contest string, get func(context.C
 	case errors.Is(err, receipt.ErrElection):
 		s.noElection(c, err)
 	case errors.Is(err, receipt.ErrRedis):
-		s.logger(c).Warn("receipt unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "receipt unavailable", codeUnavailable, "", err)
 		s.unavailable(c, codeUnavailable, "the vote's record cannot be read right now")
 	default:
-		s.logger(c).Warn("receipt unavailable", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "receipt unavailable", codeLedgerUnavailable, "", err)
 		s.unavailable(c, codeLedgerUnavailable, "the receipt cannot be read from the ledger right now")
 	}
 }

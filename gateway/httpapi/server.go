@@ -307,8 +307,12 @@ func probeRoutes(g *gin.Engine, cfg Config, reg prometheus.Gatherer, ready gin.H
 }
 
 // Run polls queue depths and Bloom statistics, probes the ledger and
-// writes the access log's summaries of 5xx answers (warnSampler) until ctx
-// ends; it returns once they have all stopped.
+// writes the summaries of the lines sampled (warnSampler: the access log's
+// 5xx answers, sampledLine's) until ctx ends; it returns once they have
+// all stopped. A Server runs one Run at a time, which should end only
+// after serving has ended: as it returns it writes the counts of the
+// windows still open and leaves sampling off, so every later line is
+// written at its level. A Run after that samples again.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.ledger.run(ctx) })
@@ -392,44 +396,6 @@ func saneRequestID(id string) bool {
 // logger is the request's logger, carrying its id.
 func (s *Server) logger(c *gin.Context) *slog.Logger {
 	return s.deps.Log.With("request_id", requestIDOf(c))
-}
-
-// accessLog records every request's duration by route and status, logs
-// every request at debug level and 5xx answers at warn, at most the first
-// of each kind (route, status and code) a second, the others of the second
-// counted on a warn line of their own (warnSampler). It logs the route's
-// pattern, never the path: a receipt's path names its vote id, whose
-// choice is public, and beside the client's address the line would tie a
-// voter to a choice.
-func (s *Server) accessLog(c *gin.Context) {
-	start := time.Since(s.epoch)
-	c.Next()
-	took := time.Since(s.epoch) - start
-	status := c.Writer.Status()
-	s.m.request(c.Request.Method, c.FullPath(), status).Observe(took.Seconds())
-	level := slog.LevelDebug
-	if ctx := c.Request.Context(); status >= 500 && s.deps.Log.Enabled(ctx, slog.LevelWarn) {
-		k := warnKind{level: slog.LevelWarn, msg: "http", route: cmp.Or(c.FullPath(), "unmatched"), status: status, code: c.GetString(ctxErrorCode)}
-		level = s.warns.level(ctx, s.deps.Log, k, s.cfg.Now())
-	}
-	logRequest(s.deps.Log, level, c, took)
-}
-
-// logRequest logs the request c answered, which took took, on log at
-// level as accessLog says: its route's pattern, never its path.
-func logRequest(log *slog.Logger, level slog.Level, c *gin.Context, took time.Duration) {
-	ctx := c.Request.Context()
-	if !log.Enabled(ctx, level) {
-		return
-	}
-	log.Log(ctx, level, "http",
-		"request_id", requestIDOf(c),
-		"method", c.Request.Method,
-		"route", cmp.Or(c.FullPath(), "unmatched"),
-		"status", c.Writer.Status(),
-		"code", c.GetString(ctxErrorCode),
-		"client", c.ClientIP(),
-		"duration", took)
 }
 
 // statusLabel is an HTTP status as a metric label, without an allocation

@@ -449,9 +449,13 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 			AttemptCount: res.Attempts,
 		})
 	default:
-		s.intakeFailed(c, req.State, fmt.Errorf("intake answered outcome %v", res.Outcome))
+		s.intakeFailed(c, req.State, fmt.Errorf("%w: %v", errUnknownOutcome, res.Outcome))
 	}
 }
+
+// errUnknownOutcome is an intake's answer castVote does not know: a bug,
+// logged under a message of its own, apart from the intake's failures.
+var errUnknownOutcome = errors.New("httpapi: the intake answered an unknown outcome")
 
 // intakeFailed answers 503 for an intake error of a vote in state; the
 // vote may or may not be stored, so it is never acknowledged. Its log
@@ -477,16 +481,12 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 		c.Set(ctxValidatedStatus, statusIntakeFull)
 	case errors.Is(err, context.Canceled):
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
+	case errors.Is(err, errUnknownOutcome):
+		what = "vote intake answered an unknown outcome"
 	}
-	// At warn or error, a line per vote under an outage: at most two a
-	// second of each kind (warnSampler), the others at debug.
-	ctx := c.Request.Context()
-	if level >= slog.LevelWarn && s.deps.Log.Enabled(ctx, level) {
-		level = s.warns.level(ctx, s.deps.Log, warnKind{level: level, msg: what, code: code}, s.cfg.Now())
-	}
-	if s.deps.Log.Enabled(ctx, level) {
-		s.logger(c).Log(ctx, level, what, "state", state, "err", err)
-	}
+	// At warn or error, a line per vote under an outage: sampled by kind
+	// and error (warnSampler), the others at debug.
+	s.sampledLine(c, level, what, code, state, err)
 	s.unavailable(c, code, message)
 }
 
