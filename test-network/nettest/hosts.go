@@ -33,10 +33,10 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 	t.Helper()
 	Integration(t)
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) for network namespaces: run as root")
+		t.Skip("needs root for network namespaces (uid 0; CAP_NET_ADMIN alone is not enough): run the tests as root, as CI does")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2) for network namespaces")
+		t.Skip("needs the ip command for network namespaces: apt-get install iproute2")
 	}
 	k := portBase / 1000 // 10..31, one per test port range
 	m := &Machines{Netns: map[string]string{}, Bridge: fmt.Sprintf("vcbr%d", k),
@@ -63,7 +63,7 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 	})
 	if err := ipCmd("link", "add", m.Bridge, "type", "bridge"); err != nil {
 		if strings.Contains(err.Error(), "Operation not permitted") {
-			t.Skipf("no CAP_NET_ADMIN: %v", err)
+			t.Skipf("root without CAP_NET_ADMIN (a container?): give the tests it, e.g. docker run --privileged: %v", err)
 		}
 		t.Fatal(err)
 	}
