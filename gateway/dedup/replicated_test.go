@@ -23,14 +23,7 @@ import (
 // kill may fail, and every vote accepted before or after the kill is in its
 // state's stream afterwards.
 func TestReplicatedAcceptSurvivesFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a six-node Redis Cluster and a failover take ~15 s")
-	}
-	c := redistest.StartCluster(t, 3)
-	f := &fixture{rdb: c.ClientAs(redisserver.UserAdmin), ledger: &fakeLedger{}}
-	f.d = New(c.ClientAs(redisserver.UserGateway), f.ledger, Config{Replicas: 1, FailoverWait: 30 * time.Second},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	t.Cleanup(f.d.Close)
+	c, f := newClusterFixture(t, "a six-node Redis Cluster and a failover take ~15 s", Config{Replicas: 1, FailoverWait: 30 * time.Second})
 	states := []string{"CA", "NY", "TX", "FL", "WA", "OR"}
 	const perState, workers = 150, 8
 	var queue []Attempt
