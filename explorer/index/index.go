@@ -123,7 +123,9 @@ const writeCacheKiB = 64 << 10
 type Option func(*Index)
 
 // WithLogger makes log get the index's notes (the one-time builds of its
-// filters); without it, or with a nil log, they are discarded.
+// filters, and Open's judgement of the roll chunk records an old index
+// kept, roll_chunks_since, logged once as it is made); without it, or
+// with a nil log, they are discarded.
 func WithLogger(log *slog.Logger) Option {
 	return func(x *Index) {
 		if log != nil {
@@ -137,7 +139,10 @@ func WithLogger(log *slog.Logger) Option {
 // read of the pending vote keys (pending.go), which after a kill reads back
 // every batch saved since the last flush. If ctx ends first, Open fails
 // with its error, leaving the file as it was or with part of the schema
-// created, which the next Open completes. The Index outlives ctx.
+// created, which the next Open completes. An index no explorer judged by
+// the current rule gets its roll_chunks_since judgement (setRollChunksSince)
+// on open, logged (WithLogger) and committed as it is made: it stays, and
+// is not logged again, even if Open fails after it. The Index outlives ctx.
 func Open(ctx context.Context, path string, opts ...Option) (*Index, error) {
 	x := newIndex(opts...)
 	db, err := openSchema(ctx, path, x.log)

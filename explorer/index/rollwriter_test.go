@@ -256,9 +256,14 @@ func TestRollSealCheckedOverMarksWithoutRecords(t *testing.T) {
 // roll_chunk or roll_seal, whichever is first; a roll of one chunk whose
 // marks came without their record, flagged roll_chunk in the last block)
 // and how it is judged. An INVALID LoadRoll (its writes never committed)
-// and a VALID transaction of Fabric's _lifecycle (which writes its own
+// and VALID transactions of Fabric's _lifecycle (which writes its own
 // namespace only) prove nothing lost: the index is taken as having kept
-// every record, so the seal is recomputed (over none). A roll_seal flag
+// every record, so the seal is recomputed (over none). A VALID
+// transaction indexed as _lifecycle's whose function is not one of
+// _lifecycle's (LoadRoll: a proposal whose header names the ballot
+// chaincode, which Fabric runs, and whose invocation spec, which the
+// index keeps, names _lifecycle) may have written the roll: not
+// recorded. A roll_seal flag
 // bounds as a roll_chunk one does: a roll sealed before it was loaded,
 // flagged in its set-up's block, leaves the set-up after the bound. A
 // VALID transaction of the election before the bound may have written the
@@ -269,7 +274,9 @@ func TestRollChunksSinceBound(t *testing.T) {
 	noRecord := withoutRecord(loads[0])
 	invalid := loads[0]
 	invalid.ID, invalid.Code = "invalid", peer.TxValidationCode_MVCC_READ_CONFLICT
-	lifecycle := ledgertest.Tx{ID: "lc", Chaincode: "_lifecycle", Function: "CommitChaincodeDefinition"}
+	approve := ledgertest.Tx{ID: "approve", Chaincode: "_lifecycle", Function: "ApproveChaincodeDefinitionForMyOrg"}
+	commit := ledgertest.Tx{ID: "commit", Chaincode: "_lifecycle", Function: "CommitChaincodeDefinition"}
+	named := ledgertest.Tx{ID: "named", Chaincode: "_lifecycle", Function: "LoadRoll"}
 	early := seal
 	early.ID = "early"
 	genesis := []ledgertest.Tx{{ID: "g", Config: true}}
@@ -278,7 +285,8 @@ func TestRollChunksSinceBound(t *testing.T) {
 		blocks [][]ledgertest.Tx
 		chunks int // RollChunks' records, -1 for audit.ErrNotRecorded
 	}{
-		{"an INVALID LoadRoll and a _lifecycle transaction before it", [][]ledgertest.Tx{genesis, {invalid, lifecycle}, {setupTx(e), noRecord}}, 0},
+		{"an INVALID LoadRoll and _lifecycle transactions before it", [][]ledgertest.Tx{genesis, {invalid, approve, commit}, {setupTx(e), noRecord}}, 0},
+		{"a LoadRoll indexed as _lifecycle's before it", [][]ledgertest.Tx{genesis, {named, commit}, {setupTx(e), noRecord}}, -1},
 		{"roll_seal flagged first", [][]ledgertest.Tx{genesis, {setupTx(e), early}, {noRecord}}, 0},
 		{"SetupElection before it", [][]ledgertest.Tx{genesis, {setupTx(e)}, {noRecord}}, -1},
 	} {
@@ -304,32 +312,58 @@ func TestRollChunksSinceBound(t *testing.T) {
 }
 
 // TestRollChunksJudgedAgainOnce: an index whose roll_chunks_since an
-// earlier rule set (no roll_chunks_judged, as explorers of 2026-12-07
-// before it left it) is judged again on its next open, once: here the
-// rule by the LoadRoll function's name, which took an index whose set-up
-// was indexed before its bound (log_since, the first roll_chunk flag) for
-// one that kept every record. The log says so, naming the earlier
-// judgement and the fix, and the next open logs nothing.
+// earlier rule set is judged again on its next open, once: one with no
+// roll_chunks_judged (as explorers of 2026-12-07 before it left it), here
+// judged by the LoadRoll function's name, which took an index whose
+// set-up was indexed before its bound (log_since, the first roll_chunk
+// flag) for one that kept every record; one rule 1 judged, which passed
+// over a LoadRoll indexed as _lifecycle's. The log says so, naming the
+// earlier judgement and the fix, and, where the earlier rule judged the
+// index recorded (0, so the seal was recomputed over records it may have
+// lost), that a roll_seal flagged since may be false; the next open logs
+// nothing.
 func TestRollChunksJudgedAgainOnce(t *testing.T) {
 	e, loads, _ := sealedRoll(testElection(), ballot.RollEntry{State: "CA", Contest: president, Nullifier: nullifier(0, president)})
-	var logged strings.Builder
-	log := index.WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))
-	blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {setupTx(e)}, {withoutRecord(loads[0])}}
-	idx, path := indexOld(t, blocks, `CREATE TABLE roll_chunks_since (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL);
-		INSERT INTO roll_chunks_since VALUES (1, 0)`, log)
-	if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
-		t.Fatalf("RollChunks after the earlier rule's roll_chunks_since 0 = %d records, %v; want audit.ErrNotRecorded", len(chunks), err)
-	}
-	for _, w := range []string{"level=WARN", "roll_chunks_since=3", "earlier_rule_roll_chunks_since=0", "run `explorer reindex`"} {
-		if !strings.Contains(logged.String(), w) {
-			t.Errorf("the log %q does not say %q", logged.String(), w)
-		}
-	}
-	logged.Reset()
-	idx = reopen(t, idx, path, ``, log)
-	defer idx.Close()
-	if logged.Len() != 0 {
-		t.Errorf("the next open logged %q; want nothing", logged.String())
+	const earlier = `CREATE TABLE roll_chunks_since (id INTEGER PRIMARY KEY CHECK (id = 1), block INTEGER NOT NULL);
+		INSERT INTO roll_chunks_since VALUES (1, %d); `
+	const rule1 = `CREATE TABLE roll_chunks_judged (id INTEGER PRIMARY KEY CHECK (id = 1), rule INTEGER NOT NULL);
+		INSERT INTO roll_chunks_judged VALUES (1, 1)`
+	named := ledgertest.Tx{ID: "named", Chaincode: "_lifecycle", Function: "LoadRoll"}
+	falseSeal := "a roll_seal flagged since may be false"
+	for _, tc := range []struct {
+		name   string
+		before ledgertest.Tx // the transaction before the bound
+		stmt   string
+		want   []string // what the log says, but falseSeal
+		says   bool     // the log says falseSeal
+	}{
+		{"the LoadRoll name rule, recorded", setupTx(e), fmt.Sprintf(earlier, 0), []string{"roll_chunks_since=3", "earlier_rule_roll_chunks_since=0"}, true},
+		{"the LoadRoll name rule, not recorded", setupTx(e), fmt.Sprintf(earlier, 2), []string{"roll_chunks_since=2", "earlier_rule_roll_chunks_since=2"}, false},
+		{"rule 1, recorded", named, fmt.Sprintf(earlier, 0) + rule1, []string{"roll_chunks_since=3", "earlier_rule_roll_chunks_since=0"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged strings.Builder
+			log := index.WithLogger(slog.New(slog.NewTextHandler(&logged, nil)))
+			blocks := [][]ledgertest.Tx{{{ID: "g", Config: true}}, {tc.before}, {withoutRecord(loads[0])}}
+			idx, path := indexOld(t, blocks, tc.stmt, log)
+			if chunks, err := idx.RollChunks(t.Context()); !errors.Is(err, audit.ErrNotRecorded) {
+				t.Fatalf("RollChunks after the earlier rule's judgement = %d records, %v; want audit.ErrNotRecorded", len(chunks), err)
+			}
+			for _, w := range append(tc.want, "level=WARN", "run `explorer reindex`") {
+				if !strings.Contains(logged.String(), w) {
+					t.Errorf("the log %q does not say %q", logged.String(), w)
+				}
+			}
+			if says := strings.Contains(logged.String(), falseSeal); says != tc.says {
+				t.Errorf("the log %q says %q: %v; want %v", logged.String(), falseSeal, says, tc.says)
+			}
+			logged.Reset()
+			idx = reopen(t, idx, path, ``, log)
+			defer idx.Close()
+			if logged.Len() != 0 {
+				t.Errorf("the next open logged %q; want nothing", logged.String())
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/explorer/audit"
+	"github.com/votechain/votechain/network/fabricblock"
 )
 
 const schema = `
@@ -186,8 +187,8 @@ CREATE TABLE IF NOT EXISTS roll (
 -- flagged). An older index gets 0 only where what it holds proves it
 -- lost no record, else the block it had reached then. roll_chunks_judged
 -- holds the rule that judged it (rollChunksRule): an index an earlier
--- rule judged (explorers of 2026-12-07 from 05:54, before this table) has
--- none, and is judged again.
+-- rule judged (explorers of 2026-12-07 from 05:54: none before this
+-- table, 1 from 09:03) is judged again.
 CREATE TABLE IF NOT EXISTS roll_chunks (
 	idx    INTEGER PRIMARY KEY,
 	record TEXT NOT NULL         -- JSON ballot.RollChunkRecord
@@ -327,10 +328,11 @@ func checkLayout(ctx context.Context, db *sql.DB, path string) error {
 // rollChunksRule is the rule setRollChunksSince judges by, kept in
 // roll_chunks_judged. The earlier rules, of 2026-12-07 from 05:54 (before
 // that table), went by roll rows and records, then by the LoadRoll
-// function's name, and could take an index that lost records for one
-// that kept them all (a false roll_seal): an index they judged is judged
-// again.
-const rollChunksRule = 1
+// function's name; rule 1 (09:03) passed over every transaction indexed
+// as _lifecycle's, whatever its function. Each could take an index that
+// lost records for one that kept them all (a false roll_seal): an index
+// they judged is judged again.
+const rollChunksRule = 2
 
 // setRollChunksSince sets roll_chunks_since (schema.go) in an index that
 // has no row in it or one an earlier rule set (rollChunksRule), in one
@@ -344,17 +346,26 @@ const rollChunksRule = 1
 // record, else the block it has reached (or the one an earlier rule set).
 // That is proved when
 //
-//   - no VALID transaction it holds, but CONFIG ones and those of Fabric's
-//     _lifecycle (which writes no namespace but its own), is before both
-//     its log_since block and the first block it flagged roll_chunk or
-//     roll_seal (issues only an explorer that keeps the records makes,
-//     2026-12-04 14:07 on): every transaction that can have written the
-//     roll was indexed by such an explorer, which kept its record or
-//     flagged it roll_chunk. The audit finds roll marks and records by
-//     the write set, whatever the function (a chaincode not ours may write
-//     them from any) or the chaincode invoked (a chaincode-to-chaincode
-//     call writes the ballot namespace too); the index keeps no write
-//     sets, nor the chaincode's name, so every such transaction counts.
+//   - no VALID transaction it holds, but CONFIG ones and those calling a
+//     function of Fabric's _lifecycle (lifecycleFunctions, which write no
+//     namespace but its own), is before both its log_since block and the
+//     first block it flagged roll_chunk or roll_seal (issues only an
+//     explorer that keeps the records makes, 2026-12-04 14:07 on): every
+//     transaction that can have written the roll was indexed by such an
+//     explorer, which kept its record or flagged it roll_chunk. The audit
+//     finds roll marks and records by the write set, whatever the function
+//     (a chaincode not ours may write them from any) or the chaincode
+//     invoked (a chaincode-to-chaincode call writes the ballot namespace
+//     too); the index keeps no write sets, so every such transaction
+//     counts. The chaincode name it keeps (txs.chaincode) is the one in
+//     the proposal's invocation spec, not the channel header's one Fabric
+//     runs (it never compares them): a proposal to the ballot chaincode
+//     can name _lifecycle there, so a _lifecycle transaction is passed
+//     over only when its function is one of _lifecycle's, which the
+//     ballot chaincode refuses (contractapi: no such function). That
+//     leaves a chaincode not ours exposing a function of that name, or
+//     endorsers signing writes no chaincode made: such a transaction,
+//     recorded as _lifecycle's, would be passed over.
 //   - every roll mark it holds is between the first and last nullifier of
 //     a chunk record it holds: a record lost would be of marks it holds
 //     (the chaincode's LoadRoll writes both), so overlap one it holds, and
@@ -415,15 +426,21 @@ func setRollChunksSince(ctx context.Context, db *sql.DB, log *slog.Logger) error
 	}
 	attrs := []any{"roll_chunks_since", since, "duration", time.Since(start).Round(time.Millisecond)}
 	if earlier.Valid {
-		// An explorer of 2026-12-07 before roll_chunks_judged had set it.
+		// An explorer of 2026-12-07 judged it by an earlier rule.
 		attrs = append(attrs, "earlier_rule_roll_chunks_since", earlier.Int64)
 	}
 	if since == 0 {
 		log.Info("index: judged to hold every roll chunk record its blocks wrote: the audit recomputes the roll's seal", append(attrs, "proof", proof)...)
 		return nil
 	}
-	log.Warn("index: not proved to hold every roll chunk record its blocks wrote (an index begun before 2026-12-04 16:36, maybe before 14:07, when explorers began keeping them): "+
-		"the audit skips the roll's seal; run `explorer reindex` to index the ledger afresh and check it", attrs...)
+	msg := "index: not proved to hold every roll chunk record its blocks wrote (an index begun before 2026-12-04 16:36, maybe before 14:07, when explorers began keeping them): " +
+		"the audit skips the roll's seal"
+	if earlier.Valid && earlier.Int64 == 0 {
+		// The earlier rule let the audit recompute the seal over records
+		// the index may have lost.
+		msg += "; an earlier rule judged it recorded, so a roll_seal flagged since may be false"
+	}
+	log.Warn(msg+"; run `explorer reindex` to index the ledger afresh and check it", attrs...)
 	return nil
 }
 
@@ -433,9 +450,9 @@ func setRollChunksSince(ctx context.Context, db *sql.DB, log *slog.Logger) error
 func rollChunksKept(ctx context.Context, q querier, logSince int64) (string, error) {
 	var unaudited bool
 	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM txs
-		WHERE code = 'VALID' AND type <> 'CONFIG' AND chaincode <> '_lifecycle'
+		WHERE code = 'VALID' AND type <> 'CONFIG' AND NOT (chaincode = ?4 AND function IN (`+lifecycleFunctions+`))
 			AND block < MIN(?1, COALESCE((SELECT MIN(block) FROM issues WHERE kind IN (?2, ?3)), ?1)))`,
-		logSince, audit.KindRollChunk, audit.KindRollSeal).Scan(&unaudited)
+		logSince, audit.KindRollChunk, audit.KindRollSeal, fabricblock.LifecycleNamespace).Scan(&unaudited)
 	if err != nil {
 		return "", err
 	}
@@ -457,6 +474,19 @@ func rollChunksKept(ctx context.Context, q querier, logSince int64) (string, err
 	}
 	return "every roll mark under a chunk record", nil
 }
+
+// lifecycleFunctions are the functions Fabric's _lifecycle dispatches to
+// (Fabric 2.x core/chaincode/lifecycle/scc.go: its *FuncName constants,
+// the methods of its Invocation), as an SQL list. Fabric runs the one
+// named by the first argument exactly, so a real _lifecycle transaction
+// is indexed with one of these as its function (no "contract:" prefix);
+// the network's set-up submits ApproveChaincodeDefinitionForMyOrg and
+// CommitChaincodeDefinition (peer lifecycle chaincode approveformyorg,
+// commit).
+const lifecycleFunctions = `'InstallChaincode', 'QueryInstalledChaincode', 'GetInstalledChaincodePackage',
+	'QueryInstalledChaincodes', 'ApproveChaincodeDefinitionForMyOrg', 'QueryApprovedChaincodeDefinition',
+	'QueryApprovedChaincodeDefinitions', 'CheckCommitReadiness', 'CommitChaincodeDefinition',
+	'QueryChaincodeDefinition', 'QueryChaincodeDefinitions'`
 
 // uncoveredMarksQuery tells whether a roll mark is in none of ?1, a JSON
 // array of disjoint [first, last] nullifier ranges: it counts the marks
