@@ -128,7 +128,13 @@ type Config struct {
 	Election string
 
 	// observe, when set (by this package's tests), is told of each decision
-	// to wait rather than act (waitPoint).
+	// to wait rather than act and of each waiter's return (waitPoint). It
+	// is called concurrently from many goroutines (lanes, commit attempts,
+	// cast and slot waits), with no lock of the batcher held, after the
+	// waiter has set any timer for its wake-up and just before it blocks.
+	// It must return promptly: meanwhile the waiter waits on nothing, and
+	// a lane stalls (its cuts, and its reader, which hands reads over to
+	// it). A waitPoint's events may hold nil channels, which never close.
 	observe func(waitPoint)
 }
 
@@ -298,7 +304,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 		owner: cfg.Owner, member: registryMember(cfg.Owner, cfg.Partitions), clock: cfg.Clock,
 		cut:      cutPolicy{maxVotes: cfg.BatchSize, fill: cfg.Fill, depth: cfg.Depth, maxWait: cfg.MaxWait},
 		recovery: newRecoveryPolicy(cfg),
-		inflight: newSlots(cfg.MaxInflight), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
+		inflight: newSlots(cfg.MaxInflight, cfg.observe), height: newChainHeight(), progress: newProgress(), lanes: map[string]*ownedLane{},
 		commits: context.Background(),
 	}
 	b.castRules.clock, b.castRules.log, b.castRules.election, b.castRules.observe = b.clock, b.log, cfg.Election, cfg.observe
@@ -319,7 +325,7 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			b.cut.tick = cfg.Tick
 			b.cut.depth = cfg.Depth * cfg.BatchSize
 			b.share.ticked = &sharePolicy{fill: cfg.ShareVotes, depth: cfg.MaxInflight, linger: cfg.Tick / 4}
-			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight)) * cfg.BatchSize)
+			b.inflight = newSlots(max(cfg.MaxInflight, min(len(cfg.Partitions)*cfg.Depth, 4*cfg.MaxInflight))*cfg.BatchSize, cfg.observe)
 			b.slotVote = true
 			if cfg.MaxGap > cfg.Tick {
 				b.cadence = &cadence{
@@ -329,7 +335,6 @@ func New(cfg Config, rdb redis.UniversalClient, ledger Ledger, log *slog.Logger,
 			}
 		}
 	}
-	b.inflight.observe = cfg.observe
 	return b, nil
 }
 

@@ -117,11 +117,12 @@ const (
 
 // record returns the final election record, nil if none is known: it
 // reads it from the source unless a read is in flight (it waits for that
-// read, or ctx) or one found no final record less than electionReread ago.
+// read, or ctx; id, the waiting batch's ID, names the wait to observe) or
+// one found no final record less than electionReread ago.
 // A read cut short by ctx (the reading batch's stop or drain) sets no
 // electionReread pause: it said nothing of the record, and other lanes'
 // batches would otherwise go without it for that long.
-func (r *castRules) record(ctx context.Context) *ballot.Election {
+func (r *castRules) record(ctx context.Context, id string) *ballot.Election {
 	if e := r.final.Load(); e != nil || r.src == nil {
 		return e
 	}
@@ -129,7 +130,8 @@ func (r *castRules) record(ctx context.Context) *ballot.Election {
 	if flight := r.reading; flight != nil {
 		r.mu.Unlock()
 		if r.observe != nil {
-			r.observe(waitPoint{kind: "record", events: []<-chan struct{}{flight}})
+			r.observe(waitPoint{kind: "record", id: id, events: []<-chan struct{}{flight, ctx.Done()}})
+			defer r.observe(waitPoint{kind: "record", id: id, returned: true})
 		}
 		select {
 		case <-flight:
@@ -222,23 +224,28 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	wait, cancel := context.WithCancel(stop)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
+	if o := l.b.cfg.observe; o != nil {
+		defer o(waitPoint{kind: "cast", id: b.ID(), returned: true})
+	}
 	m := l.b.metrics
 	c.yield()
 	m.castHeld.Inc()
 	if e == nil {
-		if e = rules.record(wait); e != nil {
+		if e = rules.record(wait, b.ID()); e != nil {
 			until, beyond, gap = castWait(b, e, from)
 		}
 	}
 	l.logCastSkew(b, beyond, gap)
 	if until.After(from) {
 		m.castWaits.Inc()
-		for clock.Now().Before(until) {
+		for clock.Now().Before(until) && wait.Err() == nil {
+			timer := timerAt(clock, until) // before the hook, as in attempt
 			if o := l.b.cfg.observe; o != nil {
-				o(waitPoint{kind: "cast", id: b.ID(), wake: until})
+				o(waitPoint{kind: "cast", id: b.ID(), wake: until, events: []<-chan struct{}{wait.Done()}})
 			}
-			if !sleep(wait, clock, until.Sub(clock.Now())) {
-				break
+			select {
+			case <-timer:
+			case <-wait.Done():
 			}
 		}
 		// The time held for the clock, not the wait for a slot after it.
@@ -249,7 +256,7 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 		m.castWaitTime.Add(held.Sub(from).Seconds())
 	}
 	m.castHeld.Dec()
-	if wait.Err() == nil && c.reclaim(wait) == nil {
+	if wait.Err() == nil && c.reclaim(wait, b.ID()) == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -319,10 +326,10 @@ func (c *claim) yield() {
 	c.yielded = true
 }
 
-// reclaim takes the claim again, waiting for room in the slots until ctx
-// ends.
-func (c *claim) reclaim(ctx context.Context) error {
-	if err := c.b.inflight.acquire(ctx, c.cost); err != nil {
+// reclaim takes the claim of batch id again, waiting for room in the slots
+// until ctx ends.
+func (c *claim) reclaim(ctx context.Context, id string) error {
+	if err := c.b.inflight.acquire(ctx, c.cost, id); err != nil {
 		return err
 	}
 	if c.announced {

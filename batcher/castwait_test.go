@@ -424,7 +424,7 @@ func TestElectionReadCutByItsStop(t *testing.T) {
 	waitFor(t, "the read", func() bool { return ledger.reads.Load() == 1 })
 	stopLane()
 	returned(t, done, context.Canceled)
-	if err := l.castLane.held.reclaim(context.Background()); err != nil {
+	if err := l.castLane.held.reclaim(context.Background(), "CA/1"); err != nil {
 		t.Fatal(err)
 	}
 	close(ledger.gate)
@@ -471,12 +471,14 @@ func TestElectionReadIsShared(t *testing.T) {
 		t.Fatal("the batch reading the record holds its process slot")
 	}
 	second := make(chan error, 1)
+	b := l.batchCastIn(time.Second)
+	b.Seq = 2
 	go func() {
 		c := &claim{b: l.b, cost: 1}
-		second <- l.awaitCastAt(context.Background(), context.Background(), l.batchCastIn(time.Second), c)
+		second <- l.awaitCastAt(context.Background(), context.Background(), b, c)
 	}()
 	waitFor(t, "the second batch yielded", func() bool { return metricValue(t, l.b.metrics.castHeld) == 2 })
-	l.waits.notYet(t, "record", "", second) // waiting for the first batch's read, not reading
+	l.waits.notYet(t, "record", b.ID(), second) // waiting for the first batch's read, not reading
 	close(ledger.gate)
 	waitFor(t, "both batches held for the clock", func() bool { return clk.waiting() == 2 })
 	clk.Advance(time.Second + castMargin)
@@ -529,7 +531,7 @@ func TestHeldBatchYieldsItsSlot(t *testing.T) {
 		t.Fatal("the process's only slot is still held by the batch waiting for its cast_at")
 	}
 	l.clk.Advance(time.Minute + castMargin)
-	l.waits.notYet(t, "slots", "", done) // waiting for the slot
+	l.waits.notYet(t, "slots", ballot.Batch{State: "CA", Seq: 1}.ID(), done) // waiting for the slot
 	if n := held(); n != 0 {
 		t.Errorf("batcher_cast_held_batches %v once the clock has passed, the batch waiting for a slot, want 0", n)
 	}

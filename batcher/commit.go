@@ -72,6 +72,9 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 	if err != nil {
 		return ballot.Committed{}, err
 	}
+	if o := b.cfg.observe; o != nil {
+		defer o(waitPoint{kind: "attempt", id: batch.ID(), returned: true})
+	}
 	accepted := b.clock.Now()
 	h0, _ := b.height.get()
 	waitCtx, stopWait := context.WithCancel(ctx)
@@ -125,15 +128,19 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 			}
 			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: w.elapsed, blocks: w.blocks}
 		}
+		// The timer before the hook: a test that sees this decision
+		// (waitPoint) may move the clock at once.
+		deadline := now.Add(wake)
+		timer := timerAt(b.clock, deadline)
 		if o := b.cfg.observe; o != nil {
-			o(waitPoint{kind: "attempt", id: batch.ID(), wake: now.Add(wake), events: []<-chan struct{}{grew, progressed}})
+			o(waitPoint{kind: "attempt", id: batch.ID(), wake: deadline, events: []<-chan struct{}{grew, progressed}})
 		}
 		select {
 		case r := <-res:
 			return b.outcome(tx.gateway(), accepted, r)
 		case <-grew:
 		case <-progressed:
-		case <-b.clock.After(wake):
+		case <-timer:
 		}
 	}
 }

@@ -163,7 +163,7 @@ func (l *lane) run(ctx context.Context) error {
 	bg := context.WithoutCancel(ctx)
 	for len(p.entries) > 0 {
 		n := min(len(p.entries), l.b.cfg.BatchSize)
-		if err := l.b.inflight.acquire(bg, l.b.slotCost(n)); err != nil {
+		if err := l.b.inflight.acquire(bg, l.b.slotCost(n), l.partition()); err != nil {
 			return err
 		}
 		if err := l.submitNew(bg, p.take(l.b.clock.Now(), n)); err != nil {
@@ -177,6 +177,9 @@ func (l *lane) run(ctx context.Context) error {
 // says so, and otherwise waits for votes, a finished transaction, a freed
 // process slot or the policy's wake-up time.
 func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <-chan []Entry) error {
+	if o := l.b.cfg.observe; o != nil {
+		defer o(waitPoint{kind: "lane", id: l.partition(), returned: true})
+	}
 	clock := l.b.clock
 	asked := false        // the reader has been told it may read
 	askedFor := 0         // how many votes it was told
@@ -218,14 +221,14 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		}
 		var timer <-chan time.Time
 		if !wake.IsZero() {
-			timer = clock.After(wake.Sub(now))
+			timer = timerAt(clock, wake) // for wake itself: the clock may have moved since now
 		}
 		if slotFree {
 			freed = nil
 		}
 		l.b.metrics.buffered.WithLabelValues(l.partition()).Set(float64(len(p.entries)))
 		if o := l.b.cfg.observe; o != nil {
-			o(waitPoint{kind: "lane", id: l.partition(), wake: wake, events: []<-chan struct{}{freed}, pending: len(p.entries)})
+			o(waitPoint{kind: "lane", id: l.partition(), wake: wake, events: []<-chan struct{}{freed, ctx.Done()}, pending: len(p.entries)})
 		}
 		select {
 		case es := <-reads:
@@ -406,7 +409,7 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	for _, j := range js {
-		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes))); err != nil {
+		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes)), j.Batch.ID()); err != nil {
 			return ids, nil
 		}
 		l.launch(j, true, time.Time{})

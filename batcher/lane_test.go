@@ -500,7 +500,8 @@ func TestAttemptGivesUpOnLostTransaction(t *testing.T) {
 				r.notYet(1, res) // two blocks since
 				r.mine(1)
 			} else {
-				r.mine(5) // blocks of other transactions are no evidence
+				r.mine(5)        // blocks of other transactions are no evidence
+				r.notYet(1, res) // decided on them before the clock moves
 				r.clk.Advance(8*time.Second - time.Millisecond)
 				r.notYet(1, res)
 				r.clk.Advance(time.Millisecond)

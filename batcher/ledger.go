@@ -133,6 +133,14 @@ type systemClock struct{}
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// timerAt returns a channel that receives once clock reaches at. The wait
+// is reckoned from the clock's time when the timer is set, not from when
+// at was decided, so a clock that moved meanwhile does not make the timer
+// later than at; a time already past fires at once.
+func timerAt(clock Clock, at time.Time) <-chan time.Time {
+	return clock.After(at.Sub(clock.Now()))
+}
+
 // sleep waits d on clock or until ctx ends; it reports whether d elapsed.
 func sleep(ctx context.Context, clock Clock, d time.Duration) bool {
 	select {

@@ -136,7 +136,7 @@ func (s *sharer) kickLocked() {
 		if n == 0 {
 			if !wake.IsZero() && (s.timer.IsZero() || wake.Before(s.timer)) {
 				s.timer = wake
-				go s.wakeAt(now, wake)
+				go s.wakeAt(timerAt(s.b.clock, wake), wake)
 			}
 			return
 		}
@@ -161,9 +161,10 @@ func (s *sharer) firstQueuedLocked() time.Time {
 	return first
 }
 
-// wakeAt decides again at wake (set at now).
-func (s *sharer) wakeAt(now, wake time.Time) {
-	<-s.b.clock.After(wake.Sub(now))
+// wakeAt decides again at wake, when timer (set for it, under s.mu: the
+// clock may move before this goroutine runs) fires.
+func (s *sharer) wakeAt(timer <-chan time.Time, wake time.Time) {
+	<-timer
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.timer.Equal(wake) {

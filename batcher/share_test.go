@@ -172,10 +172,8 @@ func TestShareMaxWait(t *testing.T) {
 	r.f.plan = func(ballot.Batch, int) fault { return holdTx }
 	r.submit(r.batch("CA", 1, 5))
 	waitFor(t, "the first transaction", func() bool { n, _ := r.txs(); return n == 1 })
-	timers := r.clk.waiting()
 	r.submit(r.batch("NY", 1, 5))
-	r.queued(1)
-	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
+	r.queued(1) // its wake-up set too, under the same lock
 	r.clk.Advance(999 * time.Millisecond)
 	if n, _ := r.txs(); n != 1 {
 		t.Fatalf("%d transactions before MaxWait, want 1", n)
@@ -214,12 +212,10 @@ func TestShareTickGathersLanes(t *testing.T) {
 		defer r.b.share.mu.Unlock()
 		return r.b.share.timer.IsZero()
 	})
-	timers := r.clk.waiting()
 	r.b.share.announce(2)
 	third := r.batch("TX", 1, 5)
 	o3 := r.submit(third)
-	r.queued(1)
-	waitFor(t, "the sharer's wake-up", func() bool { return r.clk.waiting() > timers })
+	r.queued(1) // its wake-up set too
 	r.f.releaseNext()
 	wantCommitted(t, o1, first, "tx1")
 	wantCommitted(t, o2, second, "tx1")
@@ -309,7 +305,7 @@ func TestLanesCutOnTicksTogether(t *testing.T) {
 		return n == float64(len(votes))
 	})
 	clk.Advance(89 * time.Millisecond) // 1 ms before the tick, past the lanes' next read (nextRead), which finds nothing
-	// Every lane has decided, woken by that read, not to cut before the tick.
+	// Every lane has decided, woken at its next read time, not to cut before the tick.
 	if held := w.lanes(t, TestStates...); held != len(votes) {
 		t.Fatalf("the lanes hold %d votes before the tick, want all %d", held, len(votes))
 	}
@@ -355,9 +351,9 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	for tick := 1; tick <= 3; tick++ {
 		votes = append(votes, EnqueueVotes(t, rdb, len(votes), len(TestStates), "s")...)
 		waitFor(t, "every lane holding its vote", func() bool { return buffered(TestStates...) == float64(len(TestStates)) })
-		// To the next tick in one step: a lane woken by a first step (its
-		// next read, a tenth of a tick before) could reckon its timer for
-		// the tick from the clock before a second step, and miss the tick.
+		// To the next tick. (In two steps, a lane woken by the first, at
+		// its next read a tenth of a tick before, would still set its
+		// timer for the tick itself, timerAt, not miss it.)
 		if tick == 1 {
 			clk.Advance(90 * time.Millisecond)
 		} else {
@@ -448,7 +444,7 @@ func TestLanesSkipTicks(t *testing.T) {
 				held += c.perTick
 				waitFor(t, fmt.Sprintf("every lane holding its votes before tick %d (%d)", i+1, held), func() bool { return buffered() == float64(held) })
 				if i == 0 {
-					clk.Advance(90 * time.Millisecond) // to the tick in one step (see TestTickBatchesCountVotesInFlight)
+					clk.Advance(90 * time.Millisecond) // to the tick
 				} else {
 					clk.Advance(tick)
 				}

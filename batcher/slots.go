@@ -15,10 +15,13 @@ type slots struct {
 	used    int
 	limit   int
 	freed   chan struct{}   // closed at the next release
-	observe func(waitPoint) // Config.observe: told when acquire waits
+	observe func(waitPoint) // Config.observe: told when acquire waits, and when it returns
 }
 
-func newSlots(limit int) *slots { return &slots{limit: limit, freed: make(chan struct{})} }
+// newSlots returns slots up to limit; observe is Config.observe.
+func newSlots(limit int, observe func(waitPoint)) *slots {
+	return &slots{limit: limit, freed: make(chan struct{}), observe: observe}
+}
 
 // free reports whether there is room below the limit now.
 func (s *slots) free() bool {
@@ -29,24 +32,36 @@ func (s *slots) free() bool {
 
 // tryAcquire takes n if there is room below the limit.
 func (s *slots) tryAcquire(n int) bool {
+	ok, _ := s.take(n)
+	return ok
+}
+
+// take takes n if there is room below the limit; if not, it returns the
+// channel closed at the next release (checked under the same lock, so no
+// release is missed).
+func (s *slots) take(n int) (ok bool, freed <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.used >= s.limit {
-		return false
+		return false, s.freed
 	}
 	s.used += n
-	return true
+	return true, nil
 }
 
-// acquire waits for room and takes n, until ctx ends.
-func (s *slots) acquire(ctx context.Context, n int) error {
+// acquire waits for room and takes n, until ctx ends; id (a batch's ID, or
+// a lane's partition for a batch not yet cut) names the wait to observe.
+func (s *slots) acquire(ctx context.Context, n int, id string) error {
+	if s.observe != nil {
+		defer s.observe(waitPoint{kind: "slots", id: id, returned: true})
+	}
 	for {
-		freed := s.released() // before the check, so no release is missed
-		if s.tryAcquire(n) {
+		ok, freed := s.take(n)
+		if ok {
 			return nil
 		}
 		if s.observe != nil {
-			s.observe(waitPoint{kind: "slots", events: []<-chan struct{}{freed}})
+			s.observe(waitPoint{kind: "slots", id: id, events: []<-chan struct{}{freed, ctx.Done()}})
 		}
 		select {
 		case <-freed:

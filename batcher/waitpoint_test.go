@@ -18,17 +18,24 @@ type waits struct {
 
 func newWaits(clk *fakeClock) *waits { return &waits{clk: clk, last: map[string]waitPoint{}} }
 
-// observe is Config.observe.
+// observe is Config.observe: it keeps each waiter's latest decision until
+// the waiter returns.
 func (w *waits) observe(p waitPoint) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if p.returned {
+		delete(w.last, p.kind+" "+p.id)
+		return
+	}
 	w.last[p.kind+" "+p.id] = p
 }
 
 // standing returns the latest decision to wait of waiter kind id if it
-// still stands: its wake-up is after the clock's time (or it has none) and
-// none of its events has come, so the waiter decided on what the test set
-// up and will not decide again without another event.
+// still stands: the waiter has not returned, its wake-up is after the
+// clock's time (or it has none) and none of its events has come, so the
+// waiter decided on what the test set up and will not decide again but on
+// an input the hook does not see (waitPoint), which the test must know is
+// not coming.
 func (w *waits) standing(kind, id string) (waitPoint, bool) {
 	w.mu.Lock()
 	p, ok := w.last[kind+" "+id]
