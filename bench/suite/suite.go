@@ -48,6 +48,10 @@ type Config struct {
 	Only string
 	// AB is what OnlyAB compares.
 	AB AB
+	// FirstEphemeral is the first port of the machine's ephemeral range
+	// (FirstEphemeralPort), which no port of the run may reach
+	// (CheckPortBase); 0: LinuxFirstEphemeral.
+	FirstEphemeral int
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
 	// first the gateway exposes counts); the duplicate storm reports its
