@@ -60,8 +60,12 @@ func (r *run) ceilingOnExtra(ctx context.Context, consensus network.Consensus, n
 func (r *run) onExtra(ctx context.Context, consensus network.Consensus, name string, e ballot.Election, sealed, voters []ballot.RollEntry, do func(ledgerUnderTest, *report.Warmup)) error {
 	cfg := r.cfg.Stack
 	r.say("%s: bringing up a fresh %s network", name, consensus)
+	dir := filepath.Join(cfg.Dir, name)
+	if err := cfg.checkKept(dir, otherPortOffset); err != nil { // one an earlier run left
+		return fmt.Errorf("the %s network for %s could not be prepared: %w", consensus, name, err)
+	}
 	n, err := localnet.New(localnet.Config{
-		Dir: filepath.Join(cfg.Dir, name), PortBase: cfg.PortBase + otherPortOffset,
+		Dir: dir, PortBase: cfg.PortBase + otherPortOffset,
 		FabricBin: cfg.FabricBin, Chaincode: filepath.Join(cfg.BinDir, "ballotcc"), Builder: cfg.builder(),
 		Consensus: consensus, Log: cfg.Log,
 	})

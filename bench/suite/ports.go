@@ -3,6 +3,7 @@ package suite
 import (
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/votechain/votechain/network"
@@ -11,9 +12,38 @@ import (
 // DefaultPortBase is the run's port base unless given (benchrun
 // --port-base): a whole run's ports (PortSpan, 31400-32599) lie above the
 // test ports (10000-31399) and make up's (27000-27399), and below Linux's
-// ephemeral range (32768+), where an outgoing connection may take a port
-// before a server binds it.
+// default ephemeral range (32768+, LinuxFirstEphemeral), where an outgoing
+// connection may take a port before a server binds it.
 const DefaultPortBase = 31800
+
+// LinuxFirstEphemeral is the first port of Linux's default ephemeral
+// range (net.ipv4.ip_local_port_range, 32768-60999): Config.FirstEphemeral
+// when it is not set, FirstEphemeralPort when the machine's cannot be read.
+const LinuxFirstEphemeral = 32768
+
+// ephemeralRangeFile is where Linux keeps its ephemeral range: the first
+// and the last port, separated by white space.
+const ephemeralRangeFile = "/proc/sys/net/ipv4/ip_local_port_range"
+
+// FirstEphemeralPort is the first port of this machine's ephemeral range
+// (Config.FirstEphemeral), read from /proc; LinuxFirstEphemeral when it
+// cannot be read.
+func FirstEphemeralPort() int { return firstEphemeralIn(ephemeralRangeFile) }
+
+// firstEphemeralIn is the first port of the ephemeral range the file
+// path holds as /proc/sys/net/ipv4/ip_local_port_range does, or
+// LinuxFirstEphemeral when it holds none.
+func firstEphemeralIn(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return LinuxFirstEphemeral
+	}
+	var first int
+	if _, err := fmt.Sscan(string(data), &first); err != nil || first < 1 || first > math.MaxUint16 {
+		return LinuxFirstEphemeral
+	}
+	return first
+}
 
 // planPorts is how many ports a stack's port plan (network.Ports) spans
 // from its base.
@@ -57,25 +87,29 @@ func (cfg Config) portPlans() []portPlan {
 }
 
 // portBaseFits reports whether each of plans has, from the run's port
-// base, a port plan network.Ports.Validate accepts.
-func portBaseFits(base int, plans []portPlan) bool {
+// base, a port plan network.Ports.Validate accepts, and whether all the
+// ports they span lie below firstEphemeral, the first port of the
+// ephemeral range, where an outgoing connection may take a port before a
+// server binds it.
+func portBaseFits(base int, plans []portPlan, firstEphemeral int) bool {
 	for _, p := range plans {
 		if (network.Ports{Base: base + p.offset}).Validate() != nil {
 			return false
 		}
 	}
-	return true
+	return base+plans[len(plans)-1].offset+planPorts-1 < firstEphemeral
 }
 
 // PortBases is the first and the last port base a run of cfg can take
-// (its port plans, portPlans, all valid), found by trying every port, so
-// that they follow network.Ports.Validate. A whole run's default plan
-// (DefaultPlan) has the narrowest range.
+// (its port plans, portPlans, all valid, its ports all below
+// cfg.FirstEphemeral), found by trying every port, so that they follow
+// network.Ports.Validate; first is -1 when none fits. A whole run's
+// default plan (DefaultPlan) has the narrowest range.
 func PortBases(cfg Config) (first, last int) {
-	plans := cfg.portPlans()
+	plans, eph := cfg.portPlans(), cfg.firstEphemeral()
 	first = -1
 	for base := 1; base <= math.MaxUint16; base++ {
-		if portBaseFits(base, plans) {
+		if portBaseFits(base, plans, eph) {
 			if first < 0 {
 				first = base
 			}
@@ -86,12 +120,13 @@ func PortBases(cfg Config) (first, last int) {
 }
 
 // CheckPortBase refuses cfg.Stack.PortBase when a stack the run of cfg
-// brings up (portPlans) would have no valid port plan there, naming the
-// plans and the span of ports the run needs and the bases it can take
-// (PortBases).
+// brings up (portPlans) would have no valid port plan there, or a port of
+// the run would lie in the ephemeral range (cfg.FirstEphemeral and above),
+// naming the plans and the span of ports the run needs and the bases it
+// can take (PortBases).
 func CheckPortBase(cfg Config) error {
-	plans := cfg.portPlans()
-	if portBaseFits(cfg.Stack.PortBase, plans) {
+	plans, eph := cfg.portPlans(), cfg.firstEphemeral()
+	if portBaseFits(cfg.Stack.PortBase, plans, eph) {
 		return nil
 	}
 	where := make([]string, len(plans))
@@ -109,9 +144,22 @@ func CheckPortBase(cfg Config) error {
 		where = append(where[:n-2], where[n-2]+" and "+where[n-1])
 	}
 	lo, hi := cfg.PortSpan(0)
+	needs := fmt.Sprintf("this run's port plans of %d ports each start %s: it needs the %d ports from base%s to base%+d, below the ephemeral range (%d+: net.ipv4.ip_local_port_range)",
+		planPorts, strings.Join(where, ", "), hi-lo+1, signed(lo), hi, eph)
 	first, last := PortBases(cfg)
-	return fmt.Errorf("this run's port plans of %d ports each start %s: it needs the %d ports from base%s to base%+d, so give a base from %d to %d",
-		planPorts, strings.Join(where, ", "), hi-lo+1, signed(lo), hi, first, last)
+	if first < 0 {
+		return fmt.Errorf("%s, and no base fits below it: raise the range's first port (sysctl net.ipv4.ip_local_port_range)", needs)
+	}
+	return fmt.Errorf("%s, so give a base from %d to %d", needs, first, last)
+}
+
+// firstEphemeral is cfg.FirstEphemeral, or LinuxFirstEphemeral when it is
+// not set.
+func (cfg Config) firstEphemeral() int {
+	if cfg.FirstEphemeral > 0 {
+		return cfg.FirstEphemeral
+	}
+	return LinuxFirstEphemeral
 }
 
 // PortSpan is the lowest and the highest port a run of cfg takes from

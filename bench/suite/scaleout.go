@@ -49,9 +49,10 @@ func (r *run) only(ctx context.Context, began time.Time) (*report.Report, error)
 	return r.rep, ctx.Err()
 }
 
-// scaleOutPortOffset places the scale-out stack just below the run's ports
-// (B-400..B-11): above the run's system and the extra networks it would
-// reach B+1189, in the ephemeral range (32768+) from the default base 31800.
+// scaleOutPortOffset places the scale-out stack just below the run's ports:
+// its plan takes B-400..B-4 (its highest port, the Redis exporter's, is
+// the plan's +396). Above the run's system and the extra networks it would
+// reach B+1196, in the ephemeral range (32768+) from the default base 31800.
 const scaleOutPortOffset = -400
 
 // scaleOutShape is the measured shape.

@@ -48,6 +48,10 @@ type Config struct {
 	Only string
 	// AB is what OnlyAB compares.
 	AB AB
+	// FirstEphemeral is the first port of the machine's ephemeral range
+	// (FirstEphemeralPort), which no port of the run may reach
+	// (CheckPortBase); 0: LinuxFirstEphemeral.
+	FirstEphemeral int
 	// ExactCheckMetric is the gateway's counter of duplicate checks that
 	// went to the ledger, or a comma-separated list of candidates (the
 	// first the gateway exposes counts); the duplicate storm reports its
@@ -292,7 +296,8 @@ func (r *run) onItsSystem() bool {
 
 // prepare checks an A/B run's settings, then for --fresh wipes the
 // previous system the run would use (not before a lone phase on a stack
-// of its own), then records the environment. In that order: a wrong
+// of its own), or without it refuses a kept system made with another
+// --port-base (checkKept), then records the environment. In that order: a wrong
 // command wipes nothing, and the environment is checked against the
 // system the run will make, not against the folder's old record, which
 // stack.New refuses when it was made with another --port-base (the check
@@ -305,6 +310,10 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	if r.cfg.Fresh && r.onItsSystem() {
 		if err := r.wipe(); err != nil {
+			return err
+		}
+	} else if r.onItsSystem() {
+		if err := r.cfg.Stack.checkKept(stack.NetworkDir(r.cfg.Stack.Dir), 0); err != nil {
 			return err
 		}
 	}

@@ -101,8 +101,9 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	dir := fs.String("dir", ".run/bench", "run folder of the benchmark's own system")
 	plan, defaultAB := suite.DefaultPlan(), suite.DefaultAB() // the flags change plan
-	firstBase, lastBase := suite.PortBases(suite.Config{Plan: plan})
-	portBase := fs.Int("port-base", suite.DefaultPortBase, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so a whole run takes %d to %d; a run that brings up fewer stacks needs room only for theirs (--only intake, sweep, ab: the system's 400 ports; --only scaleout: the 400 below; --scaleout-rate 0: none below)", firstBase, lastBase))
+	firstEphemeral := suite.FirstEphemeralPort()
+	firstBase, lastBase := suite.PortBases(suite.Config{Plan: plan, FirstEphemeral: firstEphemeral})
+	portBase := fs.Int("port-base", suite.DefaultPortBase, fmt.Sprintf("first port of the benchmark system's port plan (make up uses 27000; tests 10000-31399); the scale-out stack's plan starts 400 below it and the extra networks' 400 above, so a whole run takes a base from %d to %d (ports base-400..base+799, below this machine's ephemeral range, %d+); a run that brings up fewer stacks needs room only for theirs (--only intake, sweep, ab: the system's 400 ports; --only scaleout: the 400 below; --scaleout-rate 0: none below)", firstBase, lastBase, firstEphemeral))
 	voters := fs.Int("voters", 5_000_000, "synthetic voters (at least 1) on the benchmark roll for the intake phases (default 1,000,000 with --quick); they stop early if it runs out, and the voters they leave unsent cast the ledger drives after them, so a faster intake or more search probes need more (3,000,000 until run 58, which ran out on a machine whose intake sent 2.6 M of them; 3,500,000 until run 61, whose fourth search probe left 26,399 too few; 4,000,000 until run 65, whose search probes at 8,000-12,000 votes/s left 103,909 too few)")
 	driverVoters := fs.Int("driver-voters", 0, "more voters on the roll, kept for the ledger drives before the intake phases so the sealed roll counts their votes (0: as many as those drives may cast at --drive-rate); after the intake the voters it did not send join them, and the run fails if a drive might run out")
 	driveRate := fs.Float64("drive-rate", plan.DriveRate, "most votes/s (above 0) a ledger drive is assumed to commit: sizes the roll voters each drive may cast (a faster drive ends the run)")
@@ -193,7 +194,7 @@ func run(ctx context.Context, args []string) error {
 		Stack: suite.StackConfig{Dir: *dir, PortBase: *portBase, BinDir: "bin", FabricBin: "bin/fabric", Election: *electionFile,
 			Voters: *voters + *driverVoters, DriverVoters: *driverVoters, LedgerPriority: *ledgerPrio},
 		Fresh: *fresh, Keep: *keep, Plan: plan, Mix: loadgen.Mix{Duplicate: *dup, Ineligible: *inel}, Workers: *workers,
-		Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab,
+		Progress: os.Stderr, ExactCheckMetric: *exactMetric, Contests: contests, Only: *only, AB: ab, FirstEphemeral: firstEphemeral,
 	}
 	if err := suite.CheckPortBase(cfg); err != nil { // the stacks this run brings up, not every run's
 		return cli.Usagef("--port-base %d: %w", *portBase, err)

@@ -12,7 +12,7 @@ import (
 
 // TestPortPlanFromTheRecord: a system opened without a port base (close,
 // finalise, status) reaches its services at the ports of the base its
-// network recorded, the benchmark's 32000 here, not the default's: Redis,
+// network recorded, 32000 here, not the default's: Redis,
 // which finalise connects to, the gateway and the scale-out's cluster
 // ports; another base than the recorded is refused naming both. It starts
 // nothing: the folder holds the network's record alone.

@@ -5,6 +5,7 @@ package localnet_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -157,23 +158,31 @@ const poolGauge = "consensus_smartbft_pool_count_of_elements"
 
 // waitBacklog waits, up to within, until each of the live orderers holds
 // more requests in its pool than a block carries (blockChunks): the
-// backlog a stall builds. It fails t naming the pools otherwise.
+// backlog a stall builds. It fails t otherwise, giving each live orderer's
+// last reading, or that it exposed no poolGauge.
 func waitBacklog(t *testing.T, n *localnet.Network, live []string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		pools := map[string]float64{}
-		for _, name := range live {
-			if v, ok := n.Gauge(context.Background(), name, poolGauge); ok && v > blockChunks {
-				pools[name] = v
+		readings, backlogged := make([]string, len(live)), 0
+		for i, name := range live {
+			v, ok := n.Gauge(context.Background(), name, poolGauge)
+			if !ok {
+				readings[i] = name + ": no " + poolGauge
+				continue
+			}
+			readings[i] = fmt.Sprintf("%s: %.0f", name, v)
+			if v > blockChunks {
+				backlogged++
 			}
 		}
-		if len(pools) == len(live) {
-			t.Logf("backlog: %v requests pooled (a block carries %d)", pools, blockChunks)
+		if backlogged == len(live) {
+			t.Logf("backlog: requests pooled %s (a block carries %d)", strings.Join(readings, ", "), blockChunks)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v of %v hold more than %d requests (%s) %s into the stall", pools, live, blockChunks, poolGauge, within)
+			t.Fatalf("%d of %d live orderers hold more than %d requests %s into the stall; last readings of %s: %s",
+				backlogged, len(live), blockChunks, within, poolGauge, strings.Join(readings, ", "))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

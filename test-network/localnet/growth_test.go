@@ -43,7 +43,8 @@ import (
 //	                          find their LevelDB blocks cached: docs/ledger.md)
 //	GROWTH_PPROF=host:port    a peer's pprof address (with VOTECHAIN_NODE_PPROF=1,
 //	GROWTH_PPROF_DIR=dir      127.0.0.1:B+103, network.Ports.PeerPprof): a 20 s CPU
-//	                          profile per step into dir
+//	                          profile per step, once its drive flows steadily
+//	                          (cpuProfile), into dir
 func BenchmarkLedgerGrowthCPU(b *testing.B) {
 	spec := cmp.Or(os.Getenv("GROWTH_VOTES"), "1500000,250000")
 	total, step, ok := strings.Cut(spec, ",")
@@ -66,17 +67,18 @@ func BenchmarkLedgerGrowthCPU(b *testing.B) {
 		phase := fmt.Sprintf("from %.2fM", float64(done)/1e6)
 		book.Begin(phase)
 		from, flowing := time.Now(), topHeight(n)+flowingBlocks
-		profiled := make(chan struct{})
+		profiled, driven := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(profiled)
 			addr, dir := os.Getenv("GROWTH_PPROF"), os.Getenv("GROWTH_PPROF_DIR")
 			if addr == "" {
 				return
 			}
-			cpuProfile(b, n, flowing, addr, filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"))
+			cpuProfile(b, n, flowing, from, driven, addr, filepath.Join(dir, strings.ReplaceAll(phase, " ", "-")+".pprof"))
 		}()
 		res, err := ledgerload.Run(ctx, ledger, got, ledgerload.Drive{VotesPerTx: 2000, InFlight: 16, Duration: 30 * time.Minute,
 			StopAfter: stepVotes, SeqBase: seq, Roll: roll})
+		close(driven)
 		book.End()
 		to := time.Now()
 		<-profiled
@@ -156,17 +158,45 @@ func growthNetwork(b *testing.B, minVoters int) (*localnet.Network, localnet.Con
 	return n, cfg, roll, ledger, got
 }
 
-// cpuProfile waits until the step's drive flows, every node of n holding
-// at least height (flowingBlocks past the step's start: its transactions
-// ordered and committed, not its ramp), then writes a 20 s CPU profile of
-// the Go pprof service at addr (host:port) to file; it logs what fails,
-// and a drive not flowing within 2 minutes, and then writes no profile.
-func cpuProfile(b *testing.B, n *localnet.Network, height int64, addr, file string) {
-	if lowest, at, ok := waitNodesAt(n, height, time.Now().Add(2*time.Minute)); !ok {
-		b.Logf("pprof %s: no profile, the drive not flowing after 2 minutes (%s at height %d, want %d)", addr, lowest, at, height)
+// profileFor is how long cpuProfile's CPU profile runs.
+const profileFor = 20 * time.Second
+
+// steadyAfter is the least time a drive runs before cpuProfile starts its
+// profile: a drive's first seconds are its ramp (its in-flight
+// transactions filling the orderers and peers), and flowingBlocks blocks
+// past its start are cut inside it.
+const steadyAfter = 5 * time.Second
+
+// cpuProfile waits until the step's drive, begun at from, flows steadily
+// (every node of n holding at least height, flowingBlocks past the step's
+// start; steadyAfter past from; then every node another block past the
+// highest: blocks still cut, not the drive's tail), then writes a
+// profileFor CPU profile of the Go pprof service at addr (host:port) to
+// file. It logs what fails, and a drive not flowing within 2 minutes of
+// from or ended before it flowed (closed driven), and then writes no
+// profile; and a profile that outlasted the drive (driven closed before
+// it ended), part of which is then of an idle network.
+func cpuProfile(b *testing.B, n *localnet.Network, height int64, from time.Time, driven <-chan struct{}, addr, file string) {
+	deadline := from.Add(2 * time.Minute)
+	short, ok := waitNodesAt(n, height, deadline)
+	if ok {
+		time.Sleep(time.Until(from.Add(steadyAfter)))
+		short, ok = waitNodesAt(n, topHeight(n)+1, deadline)
+	}
+	if !ok {
+		b.Logf("pprof %s: no profile, the drive not flowing after 2 minutes (%s)", addr, short)
 		return
 	}
-	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=20")
+	if ended(driven) {
+		b.Logf("pprof %s: no profile, the drive ended before it flowed steadily", addr)
+		return
+	}
+	defer func() {
+		if ended(driven) {
+			b.Logf("pprof %s: the drive ended before the %s profile did: part of %s is of an idle network", addr, profileFor, file)
+		}
+	}()
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(profileFor.Seconds())))
 	if err != nil {
 		b.Logf("pprof: %v", err)
 		return
@@ -178,5 +208,15 @@ func cpuProfile(b *testing.B, n *localnet.Network, height int64, addr, file stri
 	}
 	if err != nil {
 		b.Logf("pprof %s: %v", addr, err)
+	}
+}
+
+// ended reports whether done is closed.
+func ended(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
 	}
 }

@@ -311,6 +311,13 @@ func TestBFTFaults(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		t.Cleanup(func() { // a failure before the restart below would leave the later subtests without a quorum
+			if t.Failed() {
+				if err := n.Up(context.Background()); err != nil {
+					t.Logf("restart of %v after the failure: %v", observers, err)
+				}
+			}
+		})
 		top := settledHeight(t, n) // a block decided just before the kill has reached every live node
 		t.Logf("stopped %v at height %d", observers, top)
 
@@ -633,25 +640,27 @@ const flowingBlocks = 3
 // before a fault is injected: every node (peers and orderers, which the
 // tests read heights and the leader from) holds flowingBlocks blocks past
 // the highest height any node held at the call, and the load has seen at
-// least as many commits since the call as it has workers. After 60 s it
-// stops the load and fails t.
+// least as many commits since the call as it has workers. Every node must
+// be running when it is called (a fault before it is healed first): a
+// stopped or paused one never gets there. After 60 s it stops the load and
+// fails t, naming what fell short: the node (waitNodesAt), or, once every
+// node got there, the load's commits.
 func (l *load) waitFlowing(t *testing.T, n *localnet.Network) {
 	t.Helper()
 	from, want := time.Now(), topHeight(n)+flowingBlocks
 	deadline := from.Add(60 * time.Second)
-	lowest, at, ok := waitNodesAt(n, want, deadline)
-	for ok && l.committedSince(from) < l.workers {
+	if short, ok := waitNodesAt(n, want, deadline); !ok {
+		res := l.stop()
+		t.Fatalf("load not flowing 60 s after its check began: %s (%v)", short, res.err)
+	}
+	for l.committedSince(from) < l.workers {
 		if time.Now().After(deadline) {
-			ok = false
-			break
+			committed := l.committedSince(from)
+			res := l.stop()
+			t.Fatalf("load not flowing 60 s after its check began: every node at height %d, but %d load commits since, want %d (%v)",
+				want, committed, l.workers, res.err)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if !ok {
-		committed := l.committedSince(from)
-		res := l.stop()
-		t.Fatalf("load not flowing 60 s after its check began: %s at height %d, want %d; %d load commits since, want %d (%v)",
-			lowest, at, want, committed, l.workers, res.err)
 	}
 }
 
@@ -669,25 +678,34 @@ func nodeNames() []string {
 }
 
 // waitNodesAt waits, until deadline, until every node of n (nodeNames)
-// reports at least height blocks. It returns the lowest node and its
-// height at the last look, and whether they reached height in time.
-func waitNodesAt(n *localnet.Network, height int64, deadline time.Time) (lowest string, at int64, ok bool) {
+// reports at least height blocks; each must be running (Status), as one
+// that is not reports none. It reports whether they got there in time,
+// and if not what fell short at the last look: a node not running
+// ("orderer2 not running"), else the lowest node and its height
+// ("peer.Observers at height 12, want 15").
+func waitNodesAt(n *localnet.Network, height int64, deadline time.Time) (short string, ok bool) {
 	for {
-		heights := map[string]int64{}
+		status := map[string]localnet.ProcessStatus{}
 		for _, p := range n.Status(context.Background()).Processes {
-			heights[p.Name] = p.Height // 0 for a node not running
+			status[p.Name] = p
 		}
-		lowest, at = "", -1
+		short = ""
+		var lowest int64 = -1
 		for _, name := range nodeNames() {
-			if h := heights[name]; at < 0 || h < at {
-				lowest, at = name, h
+			p := status[name]
+			if !p.Running {
+				short = name + " not running"
+				break
+			}
+			if p.Height < height && (lowest < 0 || p.Height < lowest) {
+				short, lowest = fmt.Sprintf("%s at height %d, want %d", name, p.Height, height), p.Height
 			}
 		}
-		if at >= height {
-			return lowest, at, true
+		if short == "" {
+			return "", true
 		}
 		if time.Now().After(deadline) {
-			return lowest, at, false
+			return short, false
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -38,7 +38,7 @@ import (
 //	PAIR_DRIVE=40s      each measured drive (default 40s)
 //	PAIR_WARMUP=15s     the warm-up drive after each restart (default 15s)
 //	PAIR_PPROF_DIR=dir  with VOTECHAIN_NODE_PPROF=1: a 20 s CPU profile of each
-//	                    peer per measured drive, once it flows (cpuProfile), into dir
+//	                    peer per measured drive, once it flows steadily (cpuProfile), into dir
 func BenchmarkPeerSettingPairs(b *testing.B) {
 	name, values, _ := strings.Cut(os.Getenv("PAIR_ENV"), "=")
 	a, bv, ok := strings.Cut(values, ",")
@@ -91,15 +91,17 @@ func BenchmarkPeerSettingPairs(b *testing.B) {
 		from := time.Now()
 		book.Begin(phase)
 		var profiled sync.WaitGroup
+		driven := make(chan struct{})
 		if dir := os.Getenv("PAIR_PPROF_DIR"); dir != "" {
 			flowing := topHeight(n) + flowingBlocks
 			for j, o := range network.PeerOrgs() {
 				addr := n.Hosts().Peer(j).Join(n.Ports().PeerPprof(j))
 				file := filepath.Join(dir, fmt.Sprintf("drive-%d-%s-%s.pprof", i+1, o.Name, setting[o]))
-				profiled.Go(func() { cpuProfile(b, n, flowing, addr, file) })
+				profiled.Go(func() { cpuProfile(b, n, flowing, from, driven, addr, file) })
 			}
 		}
 		res := drive(driveFor)
+		close(driven)
 		book.End()
 		profiled.Wait()
 		to := time.Now()
