@@ -68,7 +68,8 @@ func TestHeadStampedByAClockSteppedBackIsSignedAgain(t *testing.T) {
 // otherwise, and takes it as its own: stamped too far ahead by a clock
 // since fixed, it is signed again and anchored; stamped well but never
 // anchored (the gateway stopped first), it is anchored as it is. A head of that size
-// another key signed is not taken (that key's gateway anchors it).
+// another key signed is not taken at the restart (that key's gateway may
+// anchor it; see TestAnotherKeysHeadIsTakenAfterTheDelay for the delay).
 func TestStoredHeadOfItsKeyIsAnchoredAfterARestart(t *testing.T) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	for _, c := range []struct {

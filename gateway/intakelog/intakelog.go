@@ -40,8 +40,8 @@
 // make up gives every gateway): it anchors it (unless the ledger holds it
 // already), or signs it again as above, so a restart does not leave the
 // state's last votes unanchored. Once it has published a head of the
-// state, such a refusal is a race lost to a gateway sharing its key, which
-// anchors that head, or its own publication stored whose answer was lost
+// state, such a refusal is a race lost to another gateway (sharing its
+// key, or not), which anchors that head, or its own publication stored whose answer was lost
 // (a read timeout, a dropped connection): the gateway does not sign that
 // size again, and takes the stored head only if the ledger still has not
 // anchored that size takeOverDelay (a round and twice an anchor's bound:
@@ -56,9 +56,15 @@
 // repeats of the anchored heads. An idle state costs no
 // signature a second, and a size is anchored whether the winner crashed
 // before anchoring, its closing anchor failed, or a reply was lost. A
-// stored head another key signed is never taken: it waits for a gateway
-// of that key (looked at again each delay). Gateways
-// sharing a key may each sign a size again, so the head stored may be
+// stored head another key signed (its gateway gone for good, say) is taken
+// alike, after the same delay (that gateway may be alive and about to
+// anchor it), if it has the size and root of this gateway's own log: the
+// gateway signs its own head of them, which replaces it in Redis
+// (votequeue.RepublishHead), and anchors that (the ledger takes a head of
+// any registered key); one of another root, which this gateway's log does
+// not give, is never taken (looked at again each delay). Gateways
+// may each sign a size again (sharing a key, or taking another key's
+// head), so the head stored may be
 // stamped (and signed) otherwise than the one the ledger holds of that
 // size: it has its size and root.
 // One signature per state per interval, whatever the vote rate: no vote
@@ -429,7 +435,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // waitNote says, in a closing round's warning, who anchors what it left.
-const waitNote = "the votes after the last anchored head wait for another gateway with this key still running (it takes and anchors the stored head before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
+const waitNote = "the votes after the last anchored head wait for another gateway with a signing key still running (it takes the stored head, signing it again with its own key if another key signed it, and anchors it before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, within
 // 2 × CallTimeout, and logs what it did: one info line naming the states
@@ -469,7 +475,7 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		}
 	}
 	if took := l.where(states, func(s *stateLog) bool { return s.tookOver }); len(took) > 0 {
-		l.log.Info("intake log: closing round took the stored heads of its key, refused to this gateway and not anchored, to anchor them", "states", took)
+		l.log.Info("intake log: closing round took the stored heads refused to this gateway and not anchored (one of another key signed again with its own), to anchor them", "states", took)
 	}
 	if err != nil {
 		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err)
@@ -583,11 +589,12 @@ func (l *Log) anchorFailed(msg string, err error) {
 // its place (votequeue.HeadSameSize: stamped otherwise, before a restart
 // or by a gateway sharing the key), is taken as this process's: anchored
 // as it is, or signed again if its stamp is refused, so no restart leaves
-// a size unanchored. Any other such refusal (a race lost to a gateway
-// sharing the key, or this process's own head stored with its answer
+// a size unanchored. Any other such refusal (a race lost to another
+// gateway, of this key or another, or this process's own head stored with its answer
 // lost) leaves the size unsigned until the log grows; takeOver takes that
-// stored head after takeOverDelay (at once in the closing round) if the
-// ledger has not anchored its size by then. Run
+// stored head (another key's signed again with this one) after
+// takeOverDelay (at once in the closing round) if the ledger has not
+// anchored its size by then. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -634,10 +641,11 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		// Just started (this process has published no head of the
 		// state): a head of this size its key signed before a restart
 		// keeps h out, and is this gateway's to anchor, or to sign
-		// again. Once it has published one, such a refusal is a race
-		// lost to a gateway sharing its key, whose head that is to
-		// anchor (taking it at once would anchor each size once per
-		// gateway), or its own answer lost: takeOver, below.
+		// again. Once it has published one, or when another key
+		// signed the stored head, such a refusal is a race lost to
+		// another gateway, whose head that is to anchor (taking it
+		// at once would anchor each size once per gateway), or its
+		// own answer lost: takeOver, below.
 		// Not stored, it is not read again at this size: the size is
 		// lost (below), never signed again.
 		if h, stored, err = l.ownStoredHead(ctx, h); err != nil {
@@ -648,7 +656,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		l.m.published.WithLabelValues(state).Set(float64(size))
 	}
 	if published == votequeue.HeadSameSize && !stored {
-		// A race lost to a gateway sharing the key, or this process's
+		// A race lost to another gateway, or this process's
 		// own head stored by a publication whose answer was lost: wait
 		// for that size's anchor, then take the stored head (takeOver).
 		s.mu.Lock()
@@ -720,11 +728,13 @@ func takeOverDelay(interval, call time.Duration) time.Duration {
 }
 
 // takeOver is sign's step for a state whose head of size h.Size (of root
-// h.Root) PublishHead refused takeOverDelay ago (or at all, in the
-// closing round): unless the ledger's anchored head now covers that size,
-// the stored head is taken as this process's signed head (ownStoredHead)
-// and anchored, or signed again if its stamp is refused; one not this
-// key's is looked at again after another delay. A round's take-over is
+// h.Root, this gateway's own view of its log) PublishHead refused
+// takeOverDelay ago (or at all, in the closing round): unless the ledger's
+// anchored head now covers that size, the stored head is taken as this
+// process's signed head if it has that size and root (takeStoredHead) and
+// anchored, or signed again if its stamp is refused; one of another size
+// or root (a larger one stored meanwhile, a log this gateway does not
+// see) is looked at again after another delay. A round's take-over is
 // logged, and anchorOf reads the anchored head afresh (an anchor may be in
 // flight meanwhile); the closing round's, with no anchor in flight, keeps
 // the anchored head just read as known, so that each head taken costs one
@@ -745,10 +755,10 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		l.showAnchored(h.State, s, anchored.Head.Size, h.Size)
 		return nil
 	}
-	cur, mine, err := l.ownStoredHead(ctx, h)
+	cur, others, taken, err := l.takeStoredHead(ctx, h, anchored.Head.Timestamp)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err != nil || !mine {
+	if err != nil || !taken {
 		s.lostAt = l.cfg.Now()
 		return err
 	}
@@ -759,15 +769,55 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		return nil
 	}
 	s.anchoredKnown = false // anchorOf reads the anchored head afresh
+	if others {
+		l.log.Info("intake log: took the stored head of another key, refused to this gateway and not anchored since, signing it again with its own key to anchor it", "state", h.State, "size", cur.Size)
+		return nil
+	}
 	l.log.Info("intake log: took the stored head of its key, refused to this gateway and not anchored since, to anchor it", "state", h.State, "size", cur.Size)
 	return nil
 }
 
+// takeStoredHead is takeOver's taking of the head stored for h's state
+// (h being this gateway's size and root, unsigned), if it has h's size
+// and root: one this gateway's key signed is taken as it is
+// (ownStoredHead); one another key signed (a gateway of that key gone
+// before anchoring it, or its own anchor failing) is signed again with
+// this key, stamped with the clock or notBefore (the anchored head's
+// stamp) if later, and replaces the stored head (votequeue.RepublishHead,
+// which keeps it only if a head of another size or root has not been
+// stored meanwhile): the ledger takes a head of any registered key, and
+// the head served then is the one this gateway anchors. It returns the
+// head taken, whether another key signed the stored head, and whether it
+// was taken.
+func (l *Log) takeStoredHead(ctx context.Context, h ballot.TreeHead, notBefore int64) (_ ballot.TreeHead, others, taken bool, err error) {
+	cur, same, err := l.storedOf(ctx, h)
+	if err != nil || !same {
+		return h, false, false, err
+	}
+	if l.signedByKey(cur) {
+		return cur, false, true, nil
+	}
+	h.Timestamp = max(l.cfg.Now().UnixMilli(), notBefore)
+	if h, err = h.Sign(l.cfg.Key); err != nil {
+		return h, true, false, err
+	}
+	published, err := votequeue.RepublishHead(ctx, l.rdb, h)
+	return h, true, err == nil && published == votequeue.HeadStored, err
+}
+
 // ownStoredHead returns the head stored for h's state, and true, if it has
-// h's size and root and this gateway's key signed it (Ed25519 being
-// deterministic, signing it again gives it byte for byte); else h and
-// false.
+// h's size and root and this gateway's key signed it; else h and false.
 func (l *Log) ownStoredHead(ctx context.Context, h ballot.TreeHead) (ballot.TreeHead, bool, error) {
+	cur, same, err := l.storedOf(ctx, h)
+	if err != nil || !same || !l.signedByKey(cur) {
+		return h, false, err
+	}
+	return cur, true, nil
+}
+
+// storedOf returns the head stored for h's state and whether it has h's
+// size and root (false when none is stored).
+func (l *Log) storedOf(ctx context.Context, h ballot.TreeHead) (ballot.TreeHead, bool, error) {
 	cur, err := votequeue.GetHead(ctx, l.rdb, h.State)
 	if errors.Is(err, votequeue.ErrNoHead) {
 		return h, false, nil
@@ -775,13 +825,14 @@ func (l *Log) ownStoredHead(ctx context.Context, h ballot.TreeHead) (ballot.Tree
 	if err != nil {
 		return h, false, err
 	}
-	if cur.Size != h.Size || cur.Root != h.Root {
-		return h, false, nil
-	}
-	if again, err := cur.Sign(l.cfg.Key); err != nil || again != cur {
-		return h, false, nil
-	}
-	return cur, true, nil
+	return cur, cur.Size == h.Size && cur.Root == h.Root, nil
+}
+
+// signedByKey says whether this gateway's key signed h (Ed25519 being
+// deterministic, signing it again gives it byte for byte).
+func (l *Log) signedByKey(h ballot.TreeHead) bool {
+	again, err := h.Sign(l.cfg.Key)
+	return err == nil && again == h
 }
 
 // anchor anchors the heads this process signed since their state's last

@@ -29,8 +29,8 @@ const maxScrapeInterval = 15 * time.Second
 const alertMargin = 2 * maxScrapeInterval
 
 // takeOverBy is the longest a running gateway whose Interval and
-// CallTimeout are interval and call takes to anchor a head stored by a
-// gateway sharing its key that stopped before anchoring it, from that
+// CallTimeout are interval and call takes to anchor a head stored by
+// another gateway (of its key or not) that stopped before anchoring it, from that
 // head's publication, the last that gateway made (the take-over's clock,
 // stateLog.lostAt, starts again with each size refused): its next round
 // signs that size and is refused (an interval), it waits takeOverDelay,
@@ -43,8 +43,8 @@ func takeOverBy(interval, call time.Duration) time.Duration {
 }
 
 // unanchoredBy is the longest, from the publication of the oldest head
-// that a gateway stopped before anchoring, till a running gateway sharing
-// its key anchors it (the alert's clock, UnanchoredAlertAfter): the
+// that a gateway stopped before anchoring, till a running gateway (of
+// its key or not) anchors it (the alert's clock, UnanchoredAlertAfter): the
 // stopped gateway may have gone on publishing heads, unanchored, for
 // takeOverDelay after that one (its anchor in flight, a round, its own
 // anchor of them), and the take-over of its last head takes takeOverBy
@@ -65,8 +65,8 @@ func longestWithin(f func(x time.Duration) time.Duration) time.Duration {
 
 // MaxInterval is the longest Interval of a Log with c's CallTimeout (a
 // zero one taken as DefaultConfig's; 6 s by default): the longest with
-// which a running gateway's take-over of the heads that a gateway sharing
-// its key stopped before anchoring anchors them (unanchoredBy: five
+// which a running gateway's take-over of the heads that another gateway
+// (of its key or not) stopped before anchoring anchors them (unanchoredBy: five
 // Intervals and six anchor timeouts from the oldest of them) before
 // IntakeLogUnanchored fires (UnanchoredAlertAfter from the oldest, less
 // alertMargin for Prometheus to see the anchor). With a longer one, that

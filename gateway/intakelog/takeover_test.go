@@ -157,15 +157,101 @@ func TestLostPublishReplyIsAnchoredAfterTheDelay(t *testing.T) {
 	}
 }
 
+// storeOtherRoot stores a head of CA of 4 entries that key signed, of a
+// root no log of these tests gives.
+func storeOtherRoot(t *testing.T, rdb *redis.Client, key ed25519.PrivateKey, clock *stillClock) {
+	t.Helper()
+	h, err := ballot.TreeHead{Election: "e1", State: "CA", Size: 4, Root: ballot.HashHex([32]byte{1}), Timestamp: clock.now().UnixMilli()}.Sign(key)
+	if err == nil {
+		_, err = votequeue.PublishHead(context.Background(), rdb, h)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A gateway of another key (registered on the ledger too) stores CA's
+// head of 4 and is gone before anchoring it: the gateway refused 4 signs
+// no head of that size while the delay (41 s) runs, the ledger staying at
+// 2 (that gateway may still be alive and about to anchor it), then, the
+// stored head having the size and root of its own log, signs its own head
+// of them, which replaces the stored one (the head served is the one
+// anchored), and anchors it, though the log stays idle. Before, another
+// key's head was never taken: the state's last votes stayed unanchored
+// until the log grew. A stored head of another key and another root
+// (a log this gateway does not see) is not taken, after the delay nor
+// after another.
+func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	for _, sameRoot := range []bool{true, false} {
+		srv, rdb, key, ledger := signerSetup(t)
+		keys, _, err := ledger.keys.Register([]ballot.LogKey{ballot.NewLogKey(other.Public().(ed25519.PublicKey))}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ledger.keys = keys
+		clock := newStillClock()
+		var hook scriptHook
+		l := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &hook)
+		var logs strings.Builder
+		l.log = slog.New(slog.NewTextHandler(&logs, nil))
+		gone := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: other}, l.log)
+		store := func() { // the other gateway's head of 4, never anchored
+			if !sameRoot {
+				storeOtherRoot(t, rdb, other, clock)
+				return
+			}
+			if err := gone.sign(context.Background(), "e1", "CA"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored := refusedAtFour(t, l, rdb, store)
+		waitRounds(t, l, clock, &hook, ledger, 2)
+		clock.advance(time.Second) // takeOverAt since the refusal
+		for range 2 {
+			if err := signAndAnchor(t, l, "CA"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		anchored := ledger.head("CA")
+		published, err := votequeue.GetHead(context.Background(), rdb, "CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		took := strings.Contains(logs.String(), `"intake log: took the stored head of another key`)
+		if !sameRoot {
+			clock.advance(takeOverAt) // and after another delay
+			if err := signAndAnchor(t, l, "CA"); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := votequeue.GetHead(context.Background(), rdb, "CA"); ledger.head("CA").Size != 2 || published != stored || got != stored || took {
+				t.Errorf("another key's head of 4 of another root stored: anchored size %d, published %+v then %+v, logged a take-over %v; want 2, the stored head %+v kept, none", ledger.head("CA").Size, published, got, took, stored)
+			}
+			continue
+		}
+		mine, err := anchored.Sign(key)
+		if anchored.Size != 4 || anchored.Root != stored.Root || err != nil || mine != anchored {
+			t.Errorf("anchored %+v after the delay; want a head of 4 and the stored head's root %s signed by this gateway's key", anchored, stored.Root)
+		}
+		if published != anchored {
+			t.Errorf("published head %+v after the take-over; want the anchored one %+v", published, anchored)
+		}
+		if !took {
+			t.Errorf("the log does not say it took the stored head of another key:\n%s", logs.String())
+		}
+	}
+}
+
 // The closing round at shutdown takes over at once a size refused as
 // stored: a gateway whose publication of head 4 was stored with its
 // answer lost, stopped before the delay, anchors that head and logs its
-// heads anchored. A stored head of that size another key signed is not
-// taken, and the closing round warns that it left the state unanchored
-// rather than log its heads anchored.
+// heads anchored; so does one refused 4 by another key's head of its root,
+// which it signs again with its own key. A stored head of that size of
+// another root is not taken, and the closing round warns that it left the
+// state unanchored rather than log its heads anchored.
 func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
-	for _, othersHead := range []bool{false, true} {
+	for _, stored := range []string{"reply lost", "another key's head", "another key's head of another root"} {
 		srv, rdb, key, ledger := signerSetup(t)
 		clock := newStillClock()
 		var hook scriptHook
@@ -173,27 +259,37 @@ func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 		var logs strings.Builder
 		l.log = slog.New(slog.NewTextHandler(&logs, nil))
 		store := func() { replyLost(t, l, &hook, clock) }
-		if othersHead {
+		switch stored {
+		case "another key's head":
 			o := New(srv.ClientAs(redisserver.UserGateway), nil, Config{Key: other}, l.log)
 			store = func() {
 				if err := o.sign(context.Background(), "e1", "CA"); err != nil {
 					t.Fatal(err)
 				}
 			}
+		case "another key's head of another root":
+			store = func() { storeOtherRoot(t, rdb, other, clock) }
 		}
-		stored := refusedAtFour(t, l, rdb, store)
+		head := refusedAtFour(t, l, rdb, store)
 		l.closingRound(context.Background(), fixedElections{})
 		anchored, says := ledger.head("CA"), `"intake log: closing heads anchored"`
-		if othersHead {
+		switch stored {
+		case "another key's head of another root":
 			says = `"intake log: closing round left heads unanchored: ` + waitNote + `" states=[CA]`
 			if anchored.Size != 2 {
-				t.Errorf("another key's head of 4 stored: anchored size %d after the closing round; want 2 (not taken)", anchored.Size)
+				t.Errorf("%s stored: anchored size %d after the closing round; want 2 (not taken)", stored, anchored.Size)
 			}
-		} else if anchored != stored {
-			t.Errorf("reply lost: anchored %+v after the closing round; want the stored head %+v", anchored, stored)
+		case "another key's head":
+			if mine, err := anchored.Sign(key); anchored.Size != 4 || anchored.Root != head.Root || err != nil || mine != anchored {
+				t.Errorf("%s stored: anchored %+v after the closing round; want a head of 4 and the stored head's root %s signed by this gateway's key", stored, anchored, head.Root)
+			}
+		default:
+			if anchored != head {
+				t.Errorf("%s: anchored %+v after the closing round; want the stored head %+v", stored, anchored, head)
+			}
 		}
 		if !strings.Contains(logs.String(), says) {
-			t.Errorf("another key's head stored %v: the log does not say %q:\n%s", othersHead, says, logs.String())
+			t.Errorf("%s: the log does not say %q:\n%s", stored, says, logs.String())
 		}
 	}
 }
@@ -730,7 +826,7 @@ func TestConcurrentClosingRoundsAnchorTheFinalHeads(t *testing.T) {
 		if strings.Contains(log, `anchored="[CA NY]"`) {
 			committed++
 		}
-		took, says := strings.Count(log, "took the stored head"), `took the stored heads of its key, refused to this gateway and not anchored, to anchor them" states="[CA NY]"`
+		took, says := strings.Count(log, "took the stored head"), `took the stored heads refused to this gateway and not anchored (one of another key signed again with its own), to anchor them" states="[CA NY]"`
 		if i == gateways-1 && took != 0 || i < gateways-1 && (took != 1 || !strings.Contains(log, says)) {
 			t.Errorf("gateway %d logs %d take-overs; want one saying %s, none by the last (its heads stored):\n%s", i, took, says, log)
 		}
