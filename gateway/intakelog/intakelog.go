@@ -736,7 +736,9 @@ func takeOverDelay(interval, call time.Duration) time.Duration {
 // or root (a larger one stored meanwhile, a log this gateway does not
 // see) is looked at again after another delay. A round's take-over is
 // logged, and anchorOf reads the anchored head afresh (an anchor may be in
-// flight meanwhile); the closing round's, with no anchor in flight, keeps
+// flight meanwhile); the closing round's, with no anchor of this process
+// awaiting its answer (one the stop cut may still commit, which the
+// closing anchor then loses to and sends again: anchorPastRaces), keeps
 // the anchored head just read as known, so that each head taken costs one
 // read, not two, before the anchor, and is named in the round's one line
 // (closingRound), not a line a state (gateways stopped together each take

@@ -765,7 +765,7 @@ func (b *blockLedger) cut() {
 // that, would send more). Each of the four reads each state's anchored
 // head once before its anchor (the take-over's read is the one its
 // anchor builds on; it read it again, 2 × 2 reads instead of 2), the
-// fifth twice (it had read none), and each loser once more after its
+// fifth once a state (it had read none), and each loser once more after its
 // conflict; each of the four logs one line naming the heads it took
 // (it logged one a state), and exactly one gateway says its own anchor
 // committed them.
