@@ -94,13 +94,12 @@ status: bin/votechain ## show what runs where (needs only bin/votechain, rebuilt
 # make tests run beside each other but never beside a heavy test or a bench,
 # which hold it alone (test-unit and test-race take no lock and never wait:
 # test-lock.sh notice says who holds it, if anyone, before they run). Before
-# its tests, test says in one line if the tests on separate hosts (network
+# its tests, under the lock, test says in one line if the tests on separate hosts (network
 # namespaces) will be skipped on this machine, and why (scripts/separate-hosts.sh):
-# go test prints only ok for their package, run or skipped.
+# go test prints only ok for their package, run or skipped. go test's status is make test's.
 test: deps fabric-bin build ## run all tests, including integration tests on real services (heavy tests only compiled and vetted); says first if the tests on separate hosts will be skipped here (they need root)
 	GO=$(GO) scripts/test-heavy.sh --vet
-	@GO=$(GO) scripts/separate-hosts.sh
-	VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-lock.sh shared $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	VOTECHAIN_TEST_BIN=$(CURDIR)/bin scripts/test-lock.sh shared bash -c 'GO="$$1" scripts/separate-hosts.sh; exec "$$@"' _ $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: deps-run ## the fast lane: every test that needs no Fabric network (-short; about 3 minutes on 2 cores)
 	GO=$(GO) scripts/test-heavy.sh --vet -trimpath

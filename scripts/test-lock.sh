@@ -44,10 +44,20 @@ esac
 shift
 (($# > 0)) || { echo "usage: $0 shared|exclusive|notice CMD ARGS..." >&2; exit 2; }
 
+# The folder and the lock files serve every user (a run as root must not
+# leave them unusable to others): the folder is made 1777 like /tmp, the
+# files 0666, modes set explicitly past the umask (internal/testport does the
+# same for its port locks), and they are opened read-only, all flock needs,
+# so a file another user made serves as long as it may be read.
 dir=${TMPDIR:-/tmp}/votechain-test-ports
 mkdir -p "$dir"
+[[ $(stat -c %a "$dir") == 1777 ]] || chmod 1777 "$dir" 2>/dev/null || true # its owner or root only
 lock=$dir/test-lanes.lock
 gate=$dir/test-lanes.gate
+# Made with noclobber's O_EXCL (not >>, which another user's file refuses).
+for f in "$lock" "$gate"; do
+  if (set -C && : >"$f") 2>/dev/null; then chmod 666 "$f"; fi
+done
 
 # holding FILE: the processes that hold a flock on FILE, one line each: PID,
 # elapsed time and command line; nothing if none does. An open file
@@ -89,7 +99,10 @@ take() {
   flock "$m" "$fd"
 }
 
-exec 8>>"$gate" 9>>"$lock"
+exec 8<"$gate" 9<"$lock" || {
+  echo "test-lock: cannot read $gate or $lock: a run as another user (root?) left them so: as root, chmod 1777 $dir and 0666 its files, or remove it" >&2
+  exit 1
+}
 take 8 -x "$gate" "another make test, make test-heavy or make bench waiting before this one to hold $lock"
 take 9 "$mode" "$lock" "$lock: a make test (shared), make test-heavy or make bench (exclusive) runs on this machine"
 flock -u 8

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -135,6 +137,70 @@ func TestLockNoticeSaysWhoHoldsIt(t *testing.T) {
 	}
 	if d := time.Since(began); d > 20*time.Second {
 		t.Errorf("notice took %v beside the holder: it waited", d)
+	}
+}
+
+// TestLockServesEveryUser: test-lock.sh makes its folder 1777 and its
+// lock files 0666 whatever the umask (here 077), and holds them open
+// read-only, so a run as root leaves nothing another user's make test
+// cannot take. Run as root with setpriv, it also runs the script as
+// nobody on a folder left as older versions left it as root (0755, files
+// 0644): it takes the lock (it failed: Permission denied).
+func TestLockServesEveryUser(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-c", `umask 077; exec bash test-lock.sh shared sh -c 'grep "^flags:" /proc/$PPID/fdinfo/9'`)
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("test-lock.sh: %v\n%s", err, out)
+	}
+	flags, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(string(out), "flags:")), 8, 64)
+	if err != nil || flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		t.Errorf("test-lock.sh held its lock open with %q; want read-only", out)
+	}
+	want := map[string]os.FileMode{"": os.ModeDir | os.ModeSticky | 0o777, "test-lanes.lock": 0o666, "test-lanes.gate": 0o666}
+	for name, mode := range want {
+		info, err := os.Stat(filepath.Join(dir, "votechain-test-ports", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode() != mode {
+			t.Errorf("votechain-test-ports/%s: mode %v; want %v", name, info.Mode(), mode)
+		}
+	}
+
+	setpriv, err := exec.LookPath("setpriv")
+	if os.Geteuid() != 0 || err != nil {
+		t.Skip("as another user: needs root and setpriv (util-linux)")
+	}
+	// Every folder on the way and the script readable by nobody.
+	top := t.TempDir()
+	if err := os.Chmod(filepath.Dir(top), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("test-lock.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(top, "votechain-test-ports")
+	for _, err := range []error{
+		os.Chmod(top, 0o755),
+		os.WriteFile(filepath.Join(top, "test-lock.sh"), script, 0o644),
+		os.Mkdir(old, 0o755),
+		os.Chmod(old, 0o755),
+		os.WriteFile(filepath.Join(old, "test-lanes.lock"), nil, 0o644),
+		os.WriteFile(filepath.Join(old, "test-lanes.gate"), nil, 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd = exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "bash", filepath.Join(top, "test-lock.sh"), "shared", "sh", "-c", "id -u")
+	cmd.Env = append(os.Environ(), "TMPDIR="+top)
+	out, err = cmd.CombinedOutput()
+	if err != nil || string(out) != "65534\n" {
+		t.Errorf("test-lock.sh as nobody on a folder root left 0755 with files 0644: %v\n%s\nwant it to run the command", err, out)
 	}
 }
 

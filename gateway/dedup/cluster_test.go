@@ -69,12 +69,7 @@ func TestClusterCommittedResendNeedsNoLedger(t *testing.T) {
 	saturate(t, f, state) // every nullifier of the state now tests maybe seen
 
 	const sequential, concurrent = 3, 64
-	for want := int64(1); want <= sequential; want++ {
-		res, err := f.d.Accept(ctx, attempt(t, state, n))
-		if err != nil || res.Outcome != Duplicate || res.BloomMaybe || res.Attempts != want {
-			t.Fatalf("re-send %d: %+v, %v; want duplicate with attempts %d, no Bloom maybe", want, res, err, want)
-		}
-	}
+	f.resends(t, state, n, sequential)
 	var (
 		mu       sync.Mutex
 		attempts []int64

@@ -327,14 +327,22 @@ func TestCommittedVoterResendNeedsNoLedger(t *testing.T) {
 	n, _, res := f.accepted(t, "CA")
 	f.ledger.mark("CA", n)
 	commit(t, f.rdb, "CA", res.EntryID)
-	for want := int64(1); want <= 3; want++ {
-		res, err := f.d.Accept(context.Background(), attempt(t, "CA", n))
+	f.resends(t, "CA", n, 3)
+	if c := f.ledger.calls.Load(); c != 0 {
+		t.Fatalf("ledger asked %d times for a committed voter's re-sends; want 0", c)
+	}
+}
+
+// resends sends count re-sends of the voter with nullifier n, one after
+// another, each of which must be a duplicate counting attempts 1 to count,
+// answered without a Bloom filter maybe.
+func (f *fixture) resends(t *testing.T, state, n string, count int64) {
+	t.Helper()
+	for want := int64(1); want <= count; want++ {
+		res, err := f.d.Accept(context.Background(), attempt(t, state, n))
 		if err != nil || res.Outcome != Duplicate || res.BloomMaybe || res.Attempts != want {
 			t.Fatalf("re-send %d: %+v, %v; want duplicate with attempts %d, no Bloom maybe", want, res, err, want)
 		}
-	}
-	if c := f.ledger.calls.Load(); c != 0 {
-		t.Fatalf("ledger asked %d times for a committed voter's re-sends; want 0", c)
 	}
 }
 
@@ -346,7 +354,9 @@ func commit(t *testing.T, rdb redis.UniversalClient, state, entryID string) {
 	if err != nil || len(streams) != 1 || !slices.ContainsFunc(streams[0].Messages, func(m redis.XMessage) bool { return m.ID == entryID }) {
 		t.Fatalf("read %s: %v, %v; want entry %s", votequeue.StreamKey(state), streams, err, entryID)
 	}
-	rdb.Set(ctx, "lease:{"+state+"}", "me", 0)
+	if err := rdb.Set(ctx, "lease:{"+state+"}", "me", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	fence := votequeue.Fence{LeaseKey: "lease:{" + state + "}", Lease: "me", JournalKey: "journal:{" + state + "}", JournalField: "1"}
 	if err := votequeue.Ack(ctx, rdb, state, fence, "", []string{entryID}); err != nil {
 		t.Fatal(err)

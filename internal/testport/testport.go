@@ -6,10 +6,12 @@
 // (32768-60999), where any outgoing connection may take a port between the
 // check that it is free and a server's bind, or while a killed server is
 // down before its restart. A reservation is a lock file (flock) per block
-// of ports, in one folder for every checkout on the machine, held until
-// the test ends: no other test, of this checkout or another, is given the
-// same ports meanwhile, so a test may stop a server and start it again on
-// its ports.
+// of ports, in one folder for every checkout and user on the machine
+// ($TMPDIR/votechain-test-ports, mode 1777; lock files 0666, opened
+// read-only, so a run as root leaves none another user cannot take), held
+// until the test ends: no other test, of this checkout or another, is
+// given the same ports meanwhile, so a test may stop a server and start it
+// again on its ports.
 //
 // The thousands from 10000 to 31000 each start with a network's range of
 // 400 ports (Base); from 400 to 999 above each of 10000 to 30000 lie the
@@ -17,7 +19,9 @@
 package testport
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -82,13 +86,10 @@ func Ports(t testing.TB, n int) []int {
 // test holds it or one of its first width ports is busy, until t ends.
 func reserve(t testing.TB, first, width int) bool {
 	t.Helper()
-	lockDir := filepath.Join(os.TempDir(), "votechain-test-ports")
-	if err := os.MkdirAll(lockDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(filepath.Join(lockDir, fmt.Sprint(first)), os.O_CREATE|os.O_RDWR, 0o644)
+	dir := lockDir(t)
+	f, err := openLock(filepath.Join(dir, fmt.Sprint(first)))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testport: %v: a run as another user (root?) left %s unusable for this one: as root, chmod 1777 it and 0666 its files, or remove it", err, dir)
 	}
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !free(first, width) {
 		f.Close()
@@ -96,6 +97,50 @@ func reserve(t testing.TB, first, width int) bool {
 	}
 	t.Cleanup(func() { f.Close() }) // closing releases the lock
 	return true
+}
+
+// lockDir returns the folder of the lock files, $TMPDIR/votechain-test-ports
+// (scripts/test-lock.sh keeps its lock there too), made if missing. Every
+// user's tests share it, so it is world-writable and sticky like /tmp
+// (1777), set explicitly (the umask would strip bits); a folder of another
+// mode (as older versions made it) is given that mode by its owner or
+// root, and left as it is for others.
+func lockDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "votechain-test-ports")
+	if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("testport: %v", err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		t.Fatalf("testport: %v", err)
+	}
+	const mode = os.ModeSticky | 0o777
+	if info.Mode()&(mode|os.ModeSetuid|os.ModeSetgid) != mode {
+		if err := os.Chmod(dir, mode); err != nil && !errors.Is(err, fs.ErrPermission) {
+			t.Fatalf("testport: %v", err)
+		}
+	}
+	return dir
+}
+
+// openLock opens the lock file at path read-only, which is all flock
+// needs, so a lock file another user made serves this one as long as it
+// may read it (older versions made them 0644). A missing one it makes
+// readable and writable by all (0666, set explicitly past the umask).
+func openLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err == nil {
+		if err := f.Chmod(0o666); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, err
+	}
+	return os.Open(path) // not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder
 }
 
 // free reports whether the width ports from first can be listened on.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -66,12 +67,97 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// TestLocksServeEveryUser: the lock folder is made 1777 and lock files
+// 0666 whatever the umask (here 077), so a run as root leaves them usable
+// by every user; a folder made 0755 before (by older versions) is given
+// 1777 by its owner; a lock file made 0444 before is taken all the same:
+// lock files are held open read-only, as flock allows (a test run as root
+// cannot be refused a write, so the open file's mode shows it).
+func TestLocksServeEveryUser(t *testing.T) {
+	t.Run("made", func(t *testing.T) {
+		t.Setenv("TMPDIR", t.TempDir())
+		defer syscall.Umask(syscall.Umask(0o077))
+		first := Ports(t, 1)[0]
+		if got, want := mode(t, filepath.Dir(lockFile(first))), os.ModeDir|os.ModeSticky|0o777; got != want {
+			t.Errorf("lock folder made %v; want %v", got, want)
+		}
+		if got := mode(t, lockFile(first)); got != 0o666 {
+			t.Errorf("lock file made %v; want %v", got, os.FileMode(0o666))
+		}
+		if got := heldModes(t, lockFile(first)); !slices.Equal(got, []int{syscall.O_RDONLY}) {
+			t.Errorf("lock file held open with access modes %v; want one, read-only (%d)", got, syscall.O_RDONLY)
+		}
+	})
+	t.Run("found", func(t *testing.T) {
+		t.Setenv("TMPDIR", t.TempDir())
+		dir := filepath.Dir(lockFile(0))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for b := firstBase; b < firstBase+1000*bases; b += 1000 {
+			if err := os.WriteFile(lockFile(b), nil, 0o444); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(lockFile(b), 0o444); err != nil {
+				t.Fatal(err)
+			}
+		}
+		base := Base(t)
+		if got := heldModes(t, lockFile(base)); !slices.Equal(got, []int{syscall.O_RDONLY}) {
+			t.Errorf("lock file made 0444 before held open with access modes %v; want one, read-only (%d)", got, syscall.O_RDONLY)
+		}
+		if got, want := mode(t, dir), os.ModeDir|os.ModeSticky|0o777; got != want {
+			t.Errorf("lock folder made 0755 before is %v; want %v", got, want)
+		}
+	})
+}
+
+// mode is the mode of the file at path.
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Mode()
+}
+
+// heldModes lists the access modes (O_RDONLY, O_WRONLY or O_RDWR) of this
+// process's open files on path, from /proc/self/fdinfo.
+func heldModes(t *testing.T, path string) []int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modes []int
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err != nil || target != path {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(info)) {
+			if v, ok := strings.CutPrefix(line, "flags:"); ok {
+				flags, err := strconv.ParseInt(strings.TrimSpace(v), 8, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				modes = append(modes, int(flags)&syscall.O_ACCMODE)
+			}
+		}
+	}
+	return modes
+}
+
 // lockable reports whether another holder could take the lock of the block
 // or range starting at first now (flock locks conflict between open files,
 // even in one process).
 func lockable(t *testing.T, first int) bool {
 	t.Helper()
-	f, err := os.OpenFile(lockFile(first), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.Open(lockFile(first))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -28,15 +29,16 @@ type Machines struct {
 // SeparateHosts creates the namespaces, bridge and links for a network on
 // port base portBase (which nettest.PortBase keeps unique on this machine,
 // so names and subnet are too) and removes them when the test ends, even
-// if it fails. Without root or CAP_NET_ADMIN it skips t.
+// if it fails. It skips t where SeparateHostsSkip says why: under -short,
+// without root (euid 0), without the ip command, or as root without
+// CAP_NET_ADMIN or CAP_SYS_ADMIN (both needed); it also skips t if the
+// kernel refuses the bridge for want of permission. A step refused later
+// (such as `ip netns add` under a security profile that denies its mount)
+// fails t: the machine has what the tests need, yet cannot make the hosts.
 func SeparateHosts(t testing.TB, portBase int) *Machines {
 	t.Helper()
-	Integration(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces (uid 0; CAP_NET_ADMIN alone is not enough): run the tests as root, as CI does")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command for network namespaces: apt-get install iproute2")
+	if why := SeparateHostsSkip(); why != "" {
+		t.Skip(why)
 	}
 	k := portBase / 1000 // 10..31, one per test port range
 	m := &Machines{Netns: map[string]string{}, Bridge: fmt.Sprintf("vcbr%d", k),
@@ -63,7 +65,7 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 	})
 	if err := ipCmd("link", "add", m.Bridge, "type", "bridge"); err != nil {
 		if strings.Contains(err.Error(), "Operation not permitted") {
-			t.Skipf("root without CAP_NET_ADMIN (a container?): give the tests it, e.g. docker run --privileged: %v", err)
+			t.Skipf("%s: %v", noCaps, err)
 		}
 		t.Fatal(err)
 	}
@@ -92,6 +94,61 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 		}
 	}
 	return m
+}
+
+// SeparateHostsSkip says why SeparateHosts would skip its test on this
+// machine, with the fix, or "" if it goes on to make the hosts. A test
+// calls it before it reserves ports (PortBase) it would only skip with.
+func SeparateHostsSkip() string {
+	switch {
+	case testing.Short():
+		return "makes network namespaces for an integration test: skipped under -short (run make test)"
+	case os.Geteuid() != 0:
+		return "needs root (euid 0) for network namespaces: run make test as root (CI does), e.g. in a container or VM"
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return "needs the ip command for network namespaces: apt-get install iproute2"
+	}
+	if !effectiveCaps(capNetAdmin, capSysAdmin) {
+		return noCaps
+	}
+	return ""
+}
+
+// noCaps is the skip message of root without the capabilities that network
+// namespaces need: a bridge and veths need CAP_NET_ADMIN, `ip netns add`
+// (a mount) CAP_SYS_ADMIN.
+const noCaps = "root without CAP_NET_ADMIN or CAP_SYS_ADMIN (a container?): network namespaces need both, e.g. docker run --privileged"
+
+// The capabilities' numbers (linux/capability.h).
+const (
+	capNetAdmin = 12
+	capSysAdmin = 21
+)
+
+// effectiveCaps reports whether this process has every one of caps in its
+// effective set (CapEff in /proc/self/status); true if it cannot tell, so
+// the kernel's own refusal decides.
+func effectiveCaps(caps ...uint) bool {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return true
+	}
+	for line := range strings.Lines(string(status)) {
+		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			eff, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
+			if err != nil {
+				return true
+			}
+			for _, c := range caps {
+				if eff&(1<<c) == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return true
 }
 
 // Remove deletes the namespaces (which takes their veth ends with them),
