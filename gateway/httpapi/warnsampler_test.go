@@ -199,36 +199,48 @@ func (i funcIntake) Accept(_ context.Context, a dedup.Attempt) (dedup.Result, er
 // the second error's first line was at debug and the summary named
 // neither.
 func TestDistinctErrorsEachLogged(t *testing.T) {
+	errs := map[string]error{"CA": errors.New("redis: connection refused"), "NY": errors.New("bloom:{NY}:params unreadable")}
+	logs := failedVotes(t, []string{"CA", "CA", "NY", "NY", "CA"}, func(state string) error { return errs[state] })
+	wantLines(t, grepLines(logs, `level=ERROR msg="vote intake failed`),
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="redis: connection refused"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="bloom:{NY}:params unreadable"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed: 3 more in the 1s after the first" code=unavailable count=3 states=CA,NY distinct_errors=2 since=\S+\n$`)
+	debug := regexp.MustCompile(`(?m)^time=\S+ level=DEBUG msg="vote intake failed" request_id=\S+ state=(CA|NY) err=`)
+	if n := len(debug.FindAllString(logs, -1)); n != 3 {
+		t.Errorf("%d failures at debug with a request id and state; want the 3 counted:\n%s", n, grepLines(logs, "level=DEBUG"))
+	}
+}
+
+// failedVotes casts a vote in each of states at one instant, each failing
+// in the intake with errOf(its state), ends the window and returns the
+// log.
+func failedVotes(t *testing.T, states []string, errOf func(state string) error) string {
+	t.Helper()
 	var logs bytes.Buffer
 	now := time.Now().UTC().Truncate(time.Second) // within the election's polls
-	errs := map[string]error{"CA": errors.New("redis: connection refused"), "NY": errors.New("bloom:{NY}:params unreadable")}
 	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{Now: func() time.Time { return now }},
 		wrapIntake: func(in Intake) Intake {
-			return funcIntake{in, func(a dedup.Attempt) (dedup.Result, error) { return dedup.Result{}, errs[a.Vote.State] }}
+			return funcIntake{in, func(a dedup.Attempt) (dedup.Result, error) { return dedup.Result{}, errOf(a.Vote.State) }}
 		}})
-	for i, state := range []string{"CA", "CA", "NY", "NY", "CA"} {
+	for i, state := range states {
 		wantError(t, f.vote(voteBody(voterName(i), "c", state, "alice")), 503, codeUnavailable)
 	}
 	f.srv.warns.flush(context.Background(), f.srv.deps.Log, now.Add(warnWindow), false)
+	return logs.String()
+}
 
-	got := grepLines(logs.String(), `level=ERROR msg="vote intake failed`)
-	want := []*regexp.Regexp{
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="redis: connection refused"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="bloom:{NY}:params unreadable"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed: 3 more in the 1s after the first" code=unavailable count=3 states=CA,NY distinct_errors=2 since=\S+\n$`),
-	}
+// wantLines checks that got has a line for each pattern of want, in
+// order, matching it.
+func wantLines(t *testing.T, got string, want ...string) {
+	t.Helper()
 	lines := slices.Collect(strings.Lines(got))
 	if len(lines) != len(want) {
-		t.Fatalf("lines at error for 5 failures of 2 errors:\n%swant %d", got, len(want))
+		t.Fatalf("lines:\n%swant %d", got, len(want))
 	}
-	for i, re := range want {
-		if !re.MatchString(lines[i]) {
-			t.Errorf("line %d at error: %swant it to match %s", i+1, lines[i], re)
+	for i, w := range want {
+		if !regexp.MustCompile(w).MatchString(lines[i]) {
+			t.Errorf("line %d: %swant it to match %s", i+1, lines[i], w)
 		}
-	}
-	debug := regexp.MustCompile(`(?m)^time=\S+ level=DEBUG msg="vote intake failed" request_id=\S+ state=(CA|NY) err=`)
-	if n := len(debug.FindAllString(logs.String(), -1)); n != 3 {
-		t.Errorf("%d failures at debug with a request id and state; want the 3 counted:\n%s", n, grepLines(logs.String(), "level=DEBUG"))
 	}
 }
 
@@ -303,39 +315,18 @@ func TestErrClass(t *testing.T) {
 // the 6 failures had its line at error and the cap of distinct errors
 // filled.
 func TestAlikeErrorsCountedAsOne(t *testing.T) {
-	var logs bytes.Buffer
-	now := time.Now().UTC().Truncate(time.Second) // within the election's polls
 	calls := 0
-	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{Now: func() time.Time { return now }},
-		wrapIntake: func(in Intake) Intake {
-			return funcIntake{in, func(a dedup.Attempt) (dedup.Result, error) {
-				calls++
-				if a.Vote.State == "NY" {
-					return dedup.Result{}, fmt.Errorf("votequeue: read the NY log [%d, %d): LOADING", calls, calls+256)
-				}
-				return dedup.Result{}, fmt.Errorf("read tcp 127.0.0.1:%d->127.0.0.1:6379: i/o timeout", 51000+calls)
-			}}
-		}})
-	for i, state := range []string{"CA", "CA", "CA", "NY", "CA", "NY"} {
-		wantError(t, f.vote(voteBody(voterName(i), "c", state, "alice")), 503, codeUnavailable)
-	}
-	f.srv.warns.flush(context.Background(), f.srv.deps.Log, now.Add(warnWindow), false)
-
-	got := grepLines(logs.String(), `level=ERROR msg="vote intake failed`)
-	want := []*regexp.Regexp{
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="read tcp 127.0.0.1:51001->127.0.0.1:6379: i/o timeout"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="votequeue: read the NY log \[4, 260\): LOADING"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed: 4 more in the 1s after the first" code=unavailable count=4 states=CA,NY distinct_errors=2 since=\S+\n$`),
-	}
-	lines := slices.Collect(strings.Lines(got))
-	if len(lines) != len(want) {
-		t.Fatalf("lines at error for 6 failures of 2 causes:\n%swant %d", got, len(want))
-	}
-	for i, re := range want {
-		if !re.MatchString(lines[i]) {
-			t.Errorf("line %d at error: %swant it to match %s", i+1, lines[i], re)
+	logs := failedVotes(t, []string{"CA", "CA", "CA", "NY", "CA", "NY"}, func(state string) error {
+		calls++
+		if state == "NY" {
+			return fmt.Errorf("votequeue: read the NY log [%d, %d): LOADING", calls, calls+256)
 		}
-	}
+		return fmt.Errorf("read tcp 127.0.0.1:%d->127.0.0.1:6379: i/o timeout", 51000+calls)
+	})
+	wantLines(t, grepLines(logs, `level=ERROR msg="vote intake failed`),
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="read tcp 127.0.0.1:51001->127.0.0.1:6379: i/o timeout"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="votequeue: read the NY log \[4, 260\): LOADING"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed: 4 more in the 1s after the first" code=unavailable count=4 states=CA,NY distinct_errors=2 since=\S+\n$`)
 }
 
 // TestReceiptFailureLogNamesNoVote: the warn line of a receipt the
@@ -351,11 +342,10 @@ func TestReceiptFailureLogNamesNoVote(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantError(t, f.do(http.MethodGet, "/api/v1/votes/"+knownVote, ""), 503, codeUnavailable)
-	warn := grepLines(logs.String(), `level=WARN msg="receipt unavailable"`)
-	if !strings.Contains(warn, " request_id=") || !strings.Contains(warn, "WRONGTYPE") {
-		t.Fatalf("warn lines for a receipt Redis cannot read:\n%swant one with the request id and Redis's error", warn)
-	}
-	if strings.Contains(warn, knownVote) {
+	switch warn := grepLines(logs.String(), `level=WARN msg="receipt unavailable"`); {
+	case !strings.Contains(warn, " request_id=") || !strings.Contains(warn, "WRONGTYPE"):
+		t.Errorf("warn lines for a receipt Redis cannot read:\n%swant one with the request id and Redis's error", warn)
+	case strings.Contains(warn, knownVote):
 		t.Errorf("the warn line names the vote %s: %s", knownVote, warn)
 	}
 }
