@@ -44,16 +44,16 @@ const (
 // request is), and once the window has ended one line at the kind's level
 // summarises them: "<message>: N more in the 1s after the first" ("http: N
 // more 503 overloaded answers in the 1s after the first" for the access
-// log's), with the route and status
-// (the access log's), the code, the count, the states of the lines counted
-// (sorted; at most windowStates, then "..."), the number of distinct
-// errors written in the window, the lines counted whose error is none of
-// them (windowErrors being reached) and the window's start.
+// log's), with the route and status (the access log's), the code, the
+// count, the states of the lines counted (sorted; at most windowStates,
+// then "..."), the number of distinct errors written in the window, the
+// lines counted whose error is none of them (windowErrors being reached)
+// and the window's start.
 //
 // The summary is written by the first line of its kind after the window,
 // which then opens the next one, or by flush (Server.Run calls it every
 // warnWindow), whichever comes first. So each kind writes at most
-// windowErrors + 1 lines a warnWindow (two for a single error), whatever
+// windowErrors + 1 lines a warnWindow (two for errors of one class), whatever
 // the rate of its requests, and every line is written or counted on one,
 // at most 2 × warnWindow late. When Run's context ends, every open window
 // is summarised and sampling stops until Run is called again: the lines of
