@@ -37,20 +37,23 @@ const (
 // it is, at its level with all its attributes, and so is the first line
 // in the window of each other error (up to windowErrors distinct errors a
 // window), so a rare cause that shares its kind with an outage's is not
-// hidden by it. The others of its kind within the window are counted (and
-// written at debug, as every request is), and once the window has ended
-// one line at the kind's level summarises them: "<message>: N more in the
-// 1s after the one logged" ("http: N more 503 overloaded answers in the 1s
-// after the one logged" for the access log's), with the route and status
-// (the access log's), the code, the count, the states of the lines counted
-// (sorted; at most windowStates, then "..."), the number of distinct
-// errors written in the window, the lines counted whose error is none of
-// them (windowErrors being reached) and the window's start.
+// hidden by it. Errors are told apart by their class (errClass: the text
+// with each word holding a digit made "#"), so the errors of one cause
+// that differ only in an id, a count or a port are one. The others of its
+// kind within the window are counted (and written at debug, as every
+// request is), and once the window has ended one line at the kind's level
+// summarises them: "<message>: N more in the 1s after the first" ("http: N
+// more 503 overloaded answers in the 1s after the first" for the access
+// log's), with the route and status (the access log's), the code, the
+// count, the states of the lines counted (sorted; at most windowStates,
+// then "..."), the number of distinct errors written in the window, the
+// lines counted whose error is none of them (windowErrors being reached)
+// and the window's start.
 //
 // The summary is written by the first line of its kind after the window,
 // which then opens the next one, or by flush (Server.Run calls it every
 // warnWindow), whichever comes first. So each kind writes at most
-// windowErrors + 1 lines a warnWindow (two for a single error), whatever
+// windowErrors + 1 lines a warnWindow (two for errors of one class), whatever
 // the rate of its requests, and every line is written or counted on one,
 // at most 2 × warnWindow late. When Run's context ends, every open window
 // is summarised and sampling stops until Run is called again: the lines of
@@ -73,7 +76,8 @@ type warnKind struct {
 }
 
 // warnLine tells apart the lines of a kind: the state a line is about and
-// its error ("" if none: the access log's lines have neither).
+// its error's class (errClass; "" if none: the access log's lines have
+// neither).
 type warnLine struct {
 	state, err string
 }
@@ -82,9 +86,9 @@ type warnLine struct {
 type sampled struct {
 	start time.Time
 	more  int64 // lines counted (written at debug)
-	// errs are the distinct errors of the window's lines, the first line
-	// of each written at the kind's level; otherErrs counts the lines of
-	// yet other errors, errs being full.
+	// errs are the distinct error classes of the window's lines, the
+	// first line of each written at the kind's level; otherErrs counts the
+	// lines of yet other classes, errs being full.
 	errs      []string
 	otherErrs int64
 	// states are the distinct states of the lines counted, sorted;
@@ -236,7 +240,7 @@ func summarise(ctx context.Context, log *slog.Logger, k warnKind, s sampled) {
 		attrs = append(attrs, slog.Int64("other_errors", s.otherErrs))
 	}
 	attrs = append(attrs, slog.Time("since", s.start))
-	log.LogAttrs(ctx, k.level, fmt.Sprintf("%s: %d more%s in the %s after the one logged", k.msg, s.more, what, warnWindow), attrs...)
+	log.LogAttrs(ctx, k.level, fmt.Sprintf("%s: %d more%s in the %s after the first", k.msg, s.more, what, warnWindow), attrs...)
 }
 
 // sampledLevel is the level to write a line of kind k at, about state
@@ -248,9 +252,53 @@ func (s *Server) sampledLevel(ctx context.Context, k warnKind, state string, err
 	}
 	l := warnLine{state: state}
 	if err != nil {
-		l.err = err.Error()
+		l.err = errClass(err.Error()) // outside warnSampler's lock
 	}
 	return s.warns.level(ctx, s.deps.Log, k, l, s.cfg.Now())
+}
+
+// errClass is the class of an error's text that warnSampler tells errors
+// apart by: the text with each word holding a digit made "#", a word being
+// a run of ASCII letters, digits, '_' and '-'. So the errors of one cause
+// that differ only in what they are about (a vote, batch or transaction id,
+// a count, a log range, an address's numbers and port: "read tcp
+// 10.0.0.5:51234->10.0.0.9:6379: i/o timeout") are one, and errors of
+// different causes stay apart. A text without a digit is its own class, at
+// no cost.
+func errClass(text string) string {
+	d := strings.IndexAny(text, "0123456789")
+	if d < 0 {
+		return text
+	}
+	for d > 0 && isWordByte(text[d-1]) {
+		d-- // the start of the digit's word
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	b.WriteString(text[:d])
+	for i := d; i < len(text); {
+		if !isWordByte(text[i]) {
+			b.WriteByte(text[i])
+			i++
+			continue
+		}
+		j, digit := i, false
+		for ; j < len(text) && isWordByte(text[j]); j++ {
+			digit = digit || '0' <= text[j] && text[j] <= '9'
+		}
+		if digit {
+			b.WriteByte('#')
+		} else {
+			b.WriteString(text[i:j])
+		}
+		i = j
+	}
+	return b.String()
+}
+
+// isWordByte reports whether c is part of a word for errClass.
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-'
 }
 
 // sampledLine logs msg about request c, answered with error code code, at

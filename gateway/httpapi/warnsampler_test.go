@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/votechain/votechain/gateway/dedup"
+	"github.com/votechain/votechain/gateway/receipt"
+	"github.com/votechain/votechain/gateway/votequeue"
 )
 
 // TestAccessLogBoundsRepeated503s: a surge of 503 overloaded answers
@@ -55,9 +57,9 @@ func TestAccessLogBoundsRepeated503s(t *testing.T) {
 	}
 	want := []string{
 		"level=WARN msg=http ",
-		`level=WARN msg="http: 999 more 503 overloaded answers in the 1s after the one logged" route=/api/v1/vote status=503 code=overloaded count=999` + since(0),
+		`level=WARN msg="http: 999 more 503 overloaded answers in the 1s after the first" route=/api/v1/vote status=503 code=overloaded count=999` + since(0),
 		"level=WARN msg=http ",
-		`level=WARN msg="http: 500 more 503 overloaded answers in the 1s after the one logged" route=/api/v1/vote status=503 code=overloaded count=500` + since(time.Second),
+		`level=WARN msg="http: 500 more 503 overloaded answers in the 1s after the first" route=/api/v1/vote status=503 code=overloaded count=500` + since(time.Second),
 	}
 	if len(warns) != len(want) {
 		t.Fatalf("%d warn lines for 1,501 answers 503; want %d:\n%s", len(warns), len(want), strings.Join(warns[:min(len(warns), 10)], ""))
@@ -146,7 +148,7 @@ func TestIntakeFailuresBounded(t *testing.T) {
 			}
 			want := []string{
 				"level=" + c.level + " msg=\"" + c.what + "\" request_id=",
-				"level=" + c.level + " msg=\"" + c.what + ": 99 more in the 1s after the one logged\" code=" + c.code + " count=99 states=CA distinct_errors=1 since=" + t0.Format("2006-01-02T15:04:05.000Z07:00"),
+				"level=" + c.level + " msg=\"" + c.what + ": 99 more in the 1s after the first\" code=" + c.code + " count=99 states=CA distinct_errors=1 since=" + t0.Format("2006-01-02T15:04:05.000Z07:00"),
 				"level=" + c.level + " msg=\"" + c.what + "\" request_id=",
 			}
 			if len(lines) != len(want) {
@@ -173,7 +175,7 @@ func TestSummaryWithoutCode(t *testing.T) {
 	var logs bytes.Buffer
 	since := time.Date(2026, 11, 3, 8, 0, 0, 0, time.UTC)
 	summarise(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)), warnKind{level: slog.LevelWarn, msg: "http", route: "/", status: 503}, sampled{start: since, more: 4})
-	want := `level=WARN msg="http: 4 more 503 answers in the 1s after the one logged" route=/ status=503 count=4 since=2026-11-03T08:00:00.000Z` + "\n"
+	want := `level=WARN msg="http: 4 more 503 answers in the 1s after the first" route=/ status=503 count=4 since=2026-11-03T08:00:00.000Z` + "\n"
 	if got := logs.String(); !strings.HasSuffix(got, want) {
 		t.Errorf("summary: %s\nwant it to end %s", got, want)
 	}
@@ -197,36 +199,48 @@ func (i funcIntake) Accept(_ context.Context, a dedup.Attempt) (dedup.Result, er
 // the second error's first line was at debug and the summary named
 // neither.
 func TestDistinctErrorsEachLogged(t *testing.T) {
+	errs := map[string]error{"CA": errors.New("redis: connection refused"), "NY": errors.New("bloom:{NY}:params unreadable")}
+	logs := failedVotes(t, []string{"CA", "CA", "NY", "NY", "CA"}, func(state string) error { return errs[state] })
+	wantLines(t, grepLines(logs, `level=ERROR msg="vote intake failed`),
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="redis: connection refused"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="bloom:{NY}:params unreadable"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed: 3 more in the 1s after the first" code=unavailable count=3 states=CA,NY distinct_errors=2 since=\S+\n$`)
+	debug := regexp.MustCompile(`(?m)^time=\S+ level=DEBUG msg="vote intake failed" request_id=\S+ state=(CA|NY) err=`)
+	if n := len(debug.FindAllString(logs, -1)); n != 3 {
+		t.Errorf("%d failures at debug with a request id and state; want the 3 counted:\n%s", n, grepLines(logs, "level=DEBUG"))
+	}
+}
+
+// failedVotes casts a vote in each of states at one instant, each failing
+// in the intake with errOf(its state), ends the window and returns the
+// log.
+func failedVotes(t *testing.T, states []string, errOf func(state string) error) string {
+	t.Helper()
 	var logs bytes.Buffer
 	now := time.Now().UTC().Truncate(time.Second) // within the election's polls
-	errs := map[string]error{"CA": errors.New("redis: connection refused"), "NY": errors.New("bloom:{NY}:params unreadable")}
 	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{Now: func() time.Time { return now }},
 		wrapIntake: func(in Intake) Intake {
-			return funcIntake{in, func(a dedup.Attempt) (dedup.Result, error) { return dedup.Result{}, errs[a.Vote.State] }}
+			return funcIntake{in, func(a dedup.Attempt) (dedup.Result, error) { return dedup.Result{}, errOf(a.Vote.State) }}
 		}})
-	for i, state := range []string{"CA", "CA", "NY", "NY", "CA"} {
+	for i, state := range states {
 		wantError(t, f.vote(voteBody(voterName(i), "c", state, "alice")), 503, codeUnavailable)
 	}
 	f.srv.warns.flush(context.Background(), f.srv.deps.Log, now.Add(warnWindow), false)
+	return logs.String()
+}
 
-	got := grepLines(logs.String(), `level=ERROR msg="vote intake failed`)
-	want := []*regexp.Regexp{
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="redis: connection refused"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="bloom:{NY}:params unreadable"\n$`),
-		regexp.MustCompile(`^time=\S+ level=ERROR msg="vote intake failed: 3 more in the 1s after the one logged" code=unavailable count=3 states=CA,NY distinct_errors=2 since=\S+\n$`),
-	}
+// wantLines checks that got has a line for each pattern of want, in
+// order, matching it.
+func wantLines(t *testing.T, got string, want ...string) {
+	t.Helper()
 	lines := slices.Collect(strings.Lines(got))
 	if len(lines) != len(want) {
-		t.Fatalf("lines at error for 5 failures of 2 errors:\n%swant %d", got, len(want))
+		t.Fatalf("lines:\n%swant %d", got, len(want))
 	}
-	for i, re := range want {
-		if !re.MatchString(lines[i]) {
-			t.Errorf("line %d at error: %swant it to match %s", i+1, lines[i], re)
+	for i, w := range want {
+		if !regexp.MustCompile(w).MatchString(lines[i]) {
+			t.Errorf("line %d: %swant it to match %s", i+1, lines[i], w)
 		}
-	}
-	debug := regexp.MustCompile(`(?m)^time=\S+ level=DEBUG msg="vote intake failed" request_id=\S+ state=(CA|NY) err=`)
-	if n := len(debug.FindAllString(logs.String(), -1)); n != 3 {
-		t.Errorf("%d failures at debug with a request id and state; want the 3 counted:\n%s", n, grepLines(logs.String(), "level=DEBUG"))
 	}
 }
 
@@ -248,19 +262,91 @@ func TestWindowErrorsCapped(t *testing.T) {
 		}
 	}
 	for i := range windowErrors + 2 {
-		line("S00", fmt.Sprint("error ", i))
+		line("S00", "error "+string(rune('a'+i))) // classes (errClass) apart
 	}
 	for i := range windowStates + 1 {
-		line(fmt.Sprintf("S%02d", i), "error 0")
+		line(fmt.Sprintf("S%02d", i), "error a")
 	}
 	if written != windowErrors {
 		t.Errorf("%d lines written at error; want the first of each of %d errors", written, windowErrors)
 	}
 	w.flush(ctx, log, t0.Add(warnWindow), false)
-	want := `level=ERROR msg="vote intake failed: 19 more in the 1s after the one logged" code=unavailable count=19 ` +
+	want := `level=ERROR msg="vote intake failed: 19 more in the 1s after the first" code=unavailable count=19 ` +
 		`states=S00,S01,S02,S03,S04,S05,S06,S07,S08,S09,S10,S11,S12,S13,S14,S15,... distinct_errors=8 other_errors=2 since=2026-11-03T08:00:00.000Z` + "\n"
 	if got := logs.String(); !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
 		t.Errorf("summary: %swant the one line %s", got, want)
+	}
+}
+
+// TestErrClass: errors that differ only in the words holding a digit (an
+// id, a count, a log range, a port) are of one class; errors of different
+// causes, or about different states, are not.
+func TestErrClass(t *testing.T) {
+	for _, alike := range [][2]string{
+		{"read tcp 10.0.0.5:51234->10.0.0.9:6379: i/o timeout", "read tcp 10.0.0.5:40001->10.0.0.9:6379: i/o timeout"},
+		{"votequeue: read the CA log [120, 376): i/o timeout", "votequeue: read the CA log [7, 9): i/o timeout"},
+		{"dedup: call for 3 votes of CA: LOADING", "dedup: call for 120 votes of CA: LOADING"},
+		{"read batch CA/12 of 0f9a3c51d2e84b7690a1c3e5f7092b4d: x", "read batch CA/7 of 9c2e41aa07b35d68f1e0c94b2a7d3e58: x"},
+		{"dial tcp: lookup redis-0.redis: no such host", "dial tcp: lookup redis-2.redis: no such host"},
+	} {
+		if a, b := errClass(alike[0]), errClass(alike[1]); a != b {
+			t.Errorf("errClass(%q) = %q, errClass(%q) = %q; want one class", alike[0], a, alike[1], b)
+		}
+	}
+	for _, apart := range [][2]string{
+		{"read tcp 10.0.0.5:51234->10.0.0.9:6379: i/o timeout", "dial tcp 10.0.0.9:6379: connect: connection refused"},
+		{"bloom:{CA}:params unreadable", "bloom:{NY}:params unreadable"},
+		{"redis: connection pool timeout", "redis: client is closed"},
+	} {
+		if a, b := errClass(apart[0]), errClass(apart[1]); a == b {
+			t.Errorf("errClass(%q) = errClass(%q) = %q; want two classes", apart[0], apart[1], a)
+		}
+	}
+	if got, want := errClass("read tcp 10.0.0.5:51234->10.0.0.9:6379: i/o timeout"), "read tcp #.#.#.#:#>#.#.#.#:#: i/o timeout"; got != want {
+		t.Errorf("errClass = %q; want %q", got, want)
+	}
+}
+
+// TestAlikeErrorsCountedAsOne: in an outage the failures' errors differ in
+// what they are about (here the local port of a Redis connection, a log
+// range): the first line of each cause is written, the others, alike but
+// for those numbers, counted, and a rarer cause's first line is still
+// written. Before, errors were told apart by their exact text: each of
+// the 6 failures had its line at error and the cap of distinct errors
+// filled.
+func TestAlikeErrorsCountedAsOne(t *testing.T) {
+	calls := 0
+	logs := failedVotes(t, []string{"CA", "CA", "CA", "NY", "CA", "NY"}, func(state string) error {
+		calls++
+		if state == "NY" {
+			return fmt.Errorf("votequeue: read the NY log [%d, %d): LOADING", calls, calls+256)
+		}
+		return fmt.Errorf("read tcp 127.0.0.1:%d->127.0.0.1:6379: i/o timeout", 51000+calls)
+	})
+	wantLines(t, grepLines(logs, `level=ERROR msg="vote intake failed`),
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=CA err="read tcp 127.0.0.1:51001->127.0.0.1:6379: i/o timeout"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed" request_id=\S+ state=NY err="votequeue: read the NY log \[4, 260\): LOADING"\n$`,
+		`^time=\S+ level=ERROR msg="vote intake failed: 4 more in the 1s after the first" code=unavailable count=4 states=CA,NY distinct_errors=2 since=\S+\n$`)
+}
+
+// TestReceiptFailureLogNamesNoVote: the warn line of a receipt the
+// gateway's Redis cannot read (the production receipt service and store)
+// carries the request's id, which the access log ties to the client's
+// address, so it must not name the vote. Before, its error read "read
+// receipt <vote id>: …".
+func TestReceiptFailureLogNamesNoVote(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, fixtureOpts{log: &logs})
+	f.srv.deps.Receipts = receipt.New(nil, receipt.RedisStore{RDB: f.rdb}, testSecret, testElection().ID, 1)
+	if err := f.rdb.Set(context.Background(), votequeue.ReceiptKey(knownVote), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, f.do(http.MethodGet, "/api/v1/votes/"+knownVote, ""), 503, codeUnavailable)
+	switch warn := grepLines(logs.String(), `level=WARN msg="receipt unavailable"`); {
+	case !strings.Contains(warn, " request_id=") || !strings.Contains(warn, "WRONGTYPE"):
+		t.Errorf("warn lines for a receipt Redis cannot read:\n%swant one with the request id and Redis's error", warn)
+	case strings.Contains(warn, knownVote):
+		t.Errorf("the warn line names the vote %s: %s", knownVote, warn)
 	}
 }
 
@@ -298,7 +384,7 @@ func TestNoElectionSampled(t *testing.T) {
 		`level=WARN msg="no election record" request_id=`,
 		`level=DEBUG msg="no election record" request_id=`,
 		`level=DEBUG msg="no election record" request_id=`,
-		`level=WARN msg="no election record: 2 more in the 1s after the one logged" code=election_unavailable count=2 distinct_errors=1 since=`,
+		`level=WARN msg="no election record: 2 more in the 1s after the first" code=election_unavailable count=2 distinct_errors=1 since=`,
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("lines for 3 requests without the election record:\n%swant %d", strings.Join(lines, ""), len(want))

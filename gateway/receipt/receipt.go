@@ -119,14 +119,17 @@ func (s *Service) ByCredentials(ctx context.Context, voterID, credential, contes
 	return ballot.Receipt{VoteID: voteID, State: state, Status: ballot.ReceiptPending}, nil
 }
 
-// committed builds the receipt of a vote the batcher recorded at loc.
+// committed builds the receipt of a vote the batcher recorded at loc. Its
+// errors do not name the vote, nor its index in its batch: the gateway
+// logs them with the request's id, which its access log ties to the
+// client's address.
 func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Location) (ballot.Receipt, error) {
 	e, err := s.batch(ctx, batchKey{loc.TxID, loc.State, loc.Seq})
 	if err != nil {
 		return ballot.Receipt{}, err
 	}
 	if loc.Index < 0 || loc.Index >= len(e.batch.Votes) || e.batch.Votes[loc.Index].ID != voteID {
-		return ballot.Receipt{}, fmt.Errorf("receipt record of %s does not match transaction %s (index %d)", voteID, loc.TxID, loc.Index)
+		return ballot.Receipt{}, fmt.Errorf("a vote's receipt record does not match transaction %s (batch %s/%d)", loc.TxID, loc.State, loc.Seq)
 	}
 	leaf, err := e.batch.Votes[loc.Index].Leaf()
 	if err != nil {
@@ -146,7 +149,7 @@ func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Lo
 	}
 	r = r.Committed(e.record, loc.Block)
 	if err := r.Audit(e.record); err != nil {
-		return ballot.Receipt{}, fmt.Errorf("receipt of %s fails the audit against the ledger: %w", voteID, err)
+		return ballot.Receipt{}, fmt.Errorf("a vote's receipt fails the audit against the ledger: %w", err)
 	}
 	return r, nil
 }

@@ -145,8 +145,14 @@ func TestRedisRecordNotMatchingTheLedgerIsAnError(t *testing.T) {
 	loc := store.locs[votes[0].ID]
 	loc.Index = 1 // points at another vote of the batch
 	store.locs[votes[0].ID] = loc
-	if _, err := svc.ByVoteID(context.Background(), votes[0].ID); err == nil {
+	_, err := svc.ByVoteID(context.Background(), votes[0].ID)
+	if err == nil {
 		t.Fatal("a receipt record pointing at another vote was trusted")
+	}
+	// The gateway logs it with the request's id, which its access log
+	// ties to the client's address: it names neither the vote nor its index.
+	if strings.Contains(err.Error(), votes[0].ID) || strings.Contains(err.Error(), "index") {
+		t.Errorf("%v; names the vote %s or its index", err, votes[0].ID)
 	}
 }
 
@@ -174,8 +180,12 @@ func TestReceiptFailingTheAuditIsAnError(t *testing.T) {
 	rec := ledger.records["CA/1"]
 	rec.Root = ledger.batches["tx2"].Root
 	ledger.records["CA/1"] = rec
-	if r, err := svc.ByVoteID(context.Background(), votes[0].ID); err == nil || !strings.Contains(err.Error(), "audit") {
+	r, err := svc.ByVoteID(context.Background(), votes[0].ID)
+	if err == nil || !strings.Contains(err.Error(), "audit") {
 		t.Fatalf("receipt %+v, %v; want an audit failure", r, err)
+	}
+	if strings.Contains(err.Error(), votes[0].ID) {
+		t.Errorf("%v; names the vote %s (logged with the request's id)", err, votes[0].ID)
 	}
 }
 

@@ -119,7 +119,9 @@ func WriteReceipts(ctx context.Context, rdb redis.Cmdable, b ballot.Batch, rec b
 var ErrPending = errors.New("votequeue: no receipt yet")
 
 // GetLocation reads a vote's location (two reads: the vote's field, then
-// its batch's), or ErrPending.
+// its batch's), or ErrPending. Its errors do not name the vote, nor where
+// in its batch it is: the gateway logs them with the request's id, which
+// its access log ties to the client's address.
 func GetLocation(ctx context.Context, rdb redis.Cmdable, voteID string) (Location, error) {
 	field, err := receiptField(voteID)
 	if err != nil {
@@ -130,18 +132,18 @@ func GetLocation(ctx context.Context, rdb redis.Cmdable, voteID string) (Locatio
 		return Location{}, ErrPending
 	}
 	if err != nil {
-		return Location{}, fmt.Errorf("read receipt %s: %w", voteID, err)
+		return Location{}, fmt.Errorf("read a vote's receipt: %w", err)
 	}
 	var loc Location
 	parts := strings.SplitN(val, " ", 5)
 	if len(parts) < 3 {
-		return Location{}, fmt.Errorf("receipt %s: malformed %q", voteID, val)
+		return Location{}, fmt.Errorf("a vote's receipt is malformed: %d fields, want 3 to 5", len(parts))
 	}
 	loc.State, loc.Status = parts[0], ballot.ReceiptCounted
 	seq, err1 := strconv.ParseUint(parts[1], 10, 64)
 	index, err2 := strconv.Atoi(parts[2])
 	if err := errors.Join(err1, err2); err != nil {
-		return Location{}, fmt.Errorf("receipt %s: %w", voteID, err)
+		return Location{}, fmt.Errorf("a vote's receipt is malformed: %w", err)
 	}
 	loc.Seq, loc.Index = seq, index
 	if len(parts) > 3 {
@@ -155,7 +157,7 @@ func GetLocation(ctx context.Context, rdb redis.Cmdable, voteID string) (Locatio
 		return Location{}, ErrPending // the batch's part is written first: a write in progress
 	}
 	if err != nil {
-		return Location{}, fmt.Errorf("read batch %s/%d of receipt %s: %w", loc.State, seq, voteID, err)
+		return Location{}, fmt.Errorf("read batch %s/%d of a vote's receipt: %w", loc.State, seq, err)
 	}
 	parts = strings.SplitN(batch, " ", 3)
 	if len(parts) != 3 {

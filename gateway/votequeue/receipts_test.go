@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/votechain/votechain/ballot"
@@ -109,6 +110,42 @@ func TestReceiptWithoutItsBatchIsPending(t *testing.T) {
 	rdb.Del(ctx, BatchesKey("CA"))
 	if _, err := GetLocation(ctx, rdb, b.Votes[1].ID); !errors.Is(err, ErrPending) {
 		t.Fatalf("vote of a batch with no shared part: %v, want ErrPending", err)
+	}
+}
+
+// TestReceiptErrorsNameNoVote: a vote's receipt that cannot be read (its
+// bucket or its batch's entry of another type, its field malformed) is an
+// error that names neither the vote nor its index in its batch: the
+// gateway logs it with the request's id, which its access log ties to the
+// client's address. Before, each named the vote id.
+func TestReceiptErrorsNameNoVote(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	id, _ := ballot.NewVoteID()
+	field, err := receiptField(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what  string
+		write func() error
+	}{
+		{"bucket of another type", func() error { return rdb.Set(ctx, ReceiptKey(id), "x", 0).Err() }},
+		{"too few fields", func() error { return rdb.HSet(ctx, ReceiptKey(id), field, "CA 7").Err() }},
+		{"index not a number", func() error { return rdb.HSet(ctx, ReceiptKey(id), field, "CA 7 x").Err() }},
+		{"batches of another type", func() error {
+			return errors.Join(rdb.HSet(ctx, ReceiptKey(id), field, "CA 7 41").Err(), rdb.Set(ctx, BatchesKey("CA"), "x", 0).Err())
+		}},
+	} {
+		if err := errors.Join(rdb.FlushAll(ctx).Err(), c.write()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := GetLocation(ctx, rdb, id)
+		if err == nil || errors.Is(err, ErrPending) {
+			t.Errorf("%s: %v; want an error", c.what, err)
+		} else if strings.Contains(err.Error(), id) || strings.Contains(err.Error(), "41") {
+			t.Errorf("%s: %v; names the vote %s or its index 41", c.what, err, id)
+		}
 	}
 }
 
