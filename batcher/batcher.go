@@ -128,7 +128,8 @@ type Config struct {
 	Election string
 
 	// observe, when set (by this package's tests), is told of each decision
-	// to wait rather than act and of each waiter's return (waitPoint). It
+	// to wait rather than act and of the return of each call that may wait,
+	// whether it waited or not (waitPoint). It
 	// is called concurrently from many goroutines (lanes, commit attempts,
 	// cast and slot waits), with no lock of the batcher held, after the
 	// waiter has set any timer for its wake-up and just before it blocks.

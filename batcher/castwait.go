@@ -117,7 +117,7 @@ const (
 
 // record returns the final election record, nil if none is known: it
 // reads it from the source unless a read is in flight (it waits for that
-// read, or ctx; id, the waiting batch's ID, names the wait to observe) or
+// read, or ctx; id, the waiting batch's ID (waitID), names the wait to observe) or
 // one found no final record less than electionReread ago.
 // A read cut short by ctx (the reading batch's stop or drain) sets no
 // electionReread pause: it said nothing of the record, and other lanes'
@@ -224,14 +224,15 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	wait, cancel := context.WithCancel(stop)
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
+	id := l.b.waitID(b)
 	if o := l.b.cfg.observe; o != nil {
-		defer o(waitPoint{kind: "cast", id: b.ID(), returned: true})
+		defer o(waitPoint{kind: "cast", id: id, returned: true})
 	}
 	m := l.b.metrics
 	c.yield()
 	m.castHeld.Inc()
 	if e == nil {
-		if e = rules.record(wait, b.ID()); e != nil {
+		if e = rules.record(wait, id); e != nil {
 			until, beyond, gap = castWait(b, e, from)
 		}
 	}
@@ -241,7 +242,7 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 		for clock.Now().Before(until) && wait.Err() == nil {
 			timer := timerAt(clock, until) // before the hook, as in attempt
 			if o := l.b.cfg.observe; o != nil {
-				o(waitPoint{kind: "cast", id: b.ID(), wake: until, events: []<-chan struct{}{wait.Done()}})
+				o(waitPoint{kind: "cast", id: id, wake: until, events: []<-chan struct{}{wait.Done()}})
 			}
 			select {
 			case <-timer:
@@ -256,7 +257,7 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 		m.castWaitTime.Add(held.Sub(from).Seconds())
 	}
 	m.castHeld.Dec()
-	if wait.Err() == nil && c.reclaim(wait, b.ID()) == nil {
+	if wait.Err() == nil && c.reclaim(wait, id) == nil {
 		return nil
 	}
 	if ctx.Err() != nil {
@@ -326,8 +327,8 @@ func (c *claim) yield() {
 	c.yielded = true
 }
 
-// reclaim takes the claim of batch id again, waiting for room in the slots
-// until ctx ends.
+// reclaim takes the claim of batch id (waitID) again, waiting for room in
+// the slots until ctx ends.
 func (c *claim) reclaim(ctx context.Context, id string) error {
 	if err := c.b.inflight.acquire(ctx, c.cost, id); err != nil {
 		return err

@@ -424,7 +424,7 @@ func TestElectionReadCutByItsStop(t *testing.T) {
 	waitFor(t, "the read", func() bool { return ledger.reads.Load() == 1 })
 	stopLane()
 	returned(t, done, context.Canceled)
-	if err := l.castLane.held.reclaim(context.Background(), "CA/1"); err != nil {
+	if err := l.castLane.held.reclaim(context.Background(), ballot.Batch{State: "CA", Seq: 1}.ID()); err != nil {
 		t.Fatal(err)
 	}
 	close(ledger.gate)

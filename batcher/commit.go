@@ -129,11 +129,12 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 			return ballot.Committed{}, &errLost{txID: tx.TransactionID(), elapsed: w.elapsed, blocks: w.blocks}
 		}
 		// The timer before the hook: a test that sees this decision
-		// (waitPoint) may move the clock at once.
+		// (waitPoint) may move the clock at once. ctx's end is an event:
+		// it ends tx.Wait, whose result (res) ends the attempt.
 		deadline := now.Add(wake)
 		timer := timerAt(b.clock, deadline)
 		if o := b.cfg.observe; o != nil {
-			o(waitPoint{kind: "attempt", id: batch.ID(), wake: deadline, events: []<-chan struct{}{grew, progressed}})
+			o(waitPoint{kind: "attempt", id: batch.ID(), wake: deadline, events: []<-chan struct{}{grew, progressed, ctx.Done()}})
 		}
 		select {
 		case r := <-res:

@@ -409,7 +409,7 @@ func (l *lane) resubmitJournal(ctx context.Context) (map[string]bool, error) {
 		}
 	}
 	for _, j := range js {
-		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes)), j.Batch.ID()); err != nil {
+		if err := l.b.inflight.acquire(ctx, l.b.slotCost(len(j.Batch.Votes)), l.b.waitID(j.Batch)); err != nil {
 			return ids, nil
 		}
 		l.launch(j, true, time.Time{})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,13 +57,15 @@ func refused(t *testing.T, done <-chan error, want ...string) {
 	}
 }
 
-// registered is the registry's members.
+// registered is the registry's members, by name (the registry orders them
+// by expiry, which each heartbeat moves).
 func registered(t *testing.T, rdb *redis.Client) []string {
 	t.Helper()
 	ms, err := rdb.ZRange(context.Background(), registryKey, 0, -1).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(ms)
 	return ms
 }
 

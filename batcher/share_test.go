@@ -351,9 +351,8 @@ func TestTickBatchesCountVotesInFlight(t *testing.T) {
 	for tick := 1; tick <= 3; tick++ {
 		votes = append(votes, EnqueueVotes(t, rdb, len(votes), len(TestStates), "s")...)
 		waitFor(t, "every lane holding its vote", func() bool { return buffered(TestStates...) == float64(len(TestStates)) })
-		// To the next tick. (In two steps, a lane woken by the first, at
-		// its next read a tenth of a tick before, would still set its
-		// timer for the tick itself, timerAt, not miss it.)
+		// To the next tick, in one step (the first time from 10 ms past a
+		// tick).
 		if tick == 1 {
 			clk.Advance(90 * time.Millisecond)
 		} else {

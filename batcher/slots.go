@@ -49,8 +49,9 @@ func (s *slots) take(n int) (ok bool, freed <-chan struct{}) {
 	return true, nil
 }
 
-// acquire waits for room and takes n, until ctx ends; id (a batch's ID, or
-// a lane's partition for a batch not yet cut) names the wait to observe.
+// acquire waits for room and takes n, until ctx ends; id (a batch's ID,
+// waitID, or a lane's partition for a batch not yet cut) names the wait to
+// observe.
 func (s *slots) acquire(ctx context.Context, n int, id string) error {
 	if s.observe != nil {
 		defer s.observe(waitPoint{kind: "slots", id: id, returned: true})
