@@ -88,8 +88,11 @@ func reserve(t testing.TB, first, width int) bool {
 	t.Helper()
 	dir := lockDir(t)
 	f, err := openLock(filepath.Join(dir, fmt.Sprint(first)))
-	if err != nil {
+	if errors.Is(err, fs.ErrPermission) {
 		t.Fatalf("testport: %v: a run as another user (root?) left %s unusable for this one: as root, chmod 1777 it and 0666 its files, or remove it", err, dir)
+	}
+	if err != nil {
+		t.Fatalf("testport: %v", err)
 	}
 	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil || !free(first, width) {
 		f.Close()
