@@ -214,7 +214,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m := &metrics{
 		entries:  gauge("intake_log_entries", "Entries of the state's intake log (one per vote accepted in the state) this gateway has in its tree."),
-		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published, or took as its own from Redis (a head its key signed, stored before a restart or by another gateway sharing the key): that head's size."),
+		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published, or took as its own from Redis (a head its key signed, stored before a restart or by another gateway sharing the key), or signed to anchor in place of a head another key signed, stored and not anchored (not published, the stored head staying): that head's size."),
 		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
 		published: gauge("intake_log_published_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the head stored in Redis (served in acceptance receipts) as this gateway last learnt it when publishing: its own head stored, or the head of its size that refused its own (another gateway's, or its own stored with the answer lost). "+
 			"Take the max by state over the gateways: it is the stored head's size even when the gateway that stored it is gone."),
