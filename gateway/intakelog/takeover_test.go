@@ -279,7 +279,8 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 // the head stored, the other key's, stays, round after round, so that
 // acceptance receipts still verify. Before, the take-over replaced the
 // stored head with its own, which receipts reject ("key not registered")
-// and nothing repaired on a log that stopped growing.
+// and nothing repaired on a log that stopped growing. Its head signed
+// again (its stamp refused) is not published either.
 func TestUnregisteredKeyLeavesAnotherKeysHeadStored(t *testing.T) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	srv, rdb, key, ledger := signerSetup(t)
@@ -322,6 +323,18 @@ func TestUnregisteredKeyLeavesAnotherKeysHeadStored(t *testing.T) {
 		t.Errorf("anchored size %d; want 2", got)
 	}
 	acceptanceVerifies(t, l, rdb, keys, 3)
+	// Its head signed again (as when the ledger refuses its stamp) is not
+	// published either.
+	s := l.state("CA")
+	s.mu.Lock()
+	s.resign = true
+	s.mu.Unlock()
+	if err := l.sign(context.Background(), "e1", "CA"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := votequeue.GetHead(context.Background(), rdb, "CA"); err != nil || got != stored {
+		t.Errorf("stored head %+v, %v after signing its head again; want the other key's %+v kept", got, err, stored)
+	}
 }
 
 // The closing round at shutdown takes over at once a size refused as
