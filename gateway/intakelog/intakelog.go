@@ -43,8 +43,8 @@
 // state, such a refusal is a race lost to another gateway (sharing its
 // key, or not), which anchors that head, or its own publication stored
 // whose answer was lost (a read timeout, a dropped connection): the
-// gateway does not sign that
-// size again, and takes the stored head only if the ledger still has not
+// gateway does not sign that size again, and takes the stored head only
+// if the ledger still has not
 // anchored that size takeOverDelay (a round and twice an anchor's bound:
 // a running winner's anchor has come by then unless its rounds are slow
 // too) after the refusal, or at once in its closing round; the same holds
