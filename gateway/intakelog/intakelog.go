@@ -41,9 +41,10 @@
 // already), or signs it again as above, so a restart does not leave the
 // state's last votes unanchored. Once it has published a head of the
 // state, such a refusal is a race lost to another gateway (sharing its
-// key, or not), which anchors that head, or its own publication stored whose answer was lost
-// (a read timeout, a dropped connection): the gateway does not sign that
-// size again, and takes the stored head only if the ledger still has not
+// key, or not), which anchors that head, or its own publication stored
+// whose answer was lost (a read timeout, a dropped connection): the
+// gateway does not sign that size again, and takes the stored head only
+// if the ledger still has not
 // anchored that size takeOverDelay (a round and twice an anchor's bound:
 // a running winner's anchor has come by then unless its rounds are slow
 // too) after the refusal, or at once in its closing round; the same holds
@@ -59,14 +60,15 @@
 // stored head another key signed (its gateway gone for good, say) is taken
 // alike, after the same delay (that gateway may be alive and about to
 // anchor it), if it has the size and root of this gateway's own log: the
-// gateway signs its own head of them, which replaces it in Redis
-// (votequeue.RepublishHead), and anchors that (the ledger takes a head of
-// any registered key); one of another root, which this gateway's log does
-// not give, is never taken (looked at again each delay). Gateways
+// gateway signs its own head of them and anchors that (the ledger takes a
+// head of any registered key, and compares heads by size and root), while
+// the stored head stays in Redis, served in acceptance receipts (this
+// gateway's key may not be registered: its anchor is then refused, and
+// nothing served changed); one of another root, which this gateway's log
+// does not give, is never taken (looked at again each delay). Gateways
 // may each sign a size again (sharing a key, or taking another key's
-// head), so the head stored may be
-// stamped (and signed) otherwise than the one the ledger holds of that
-// size: it has its size and root.
+// head), so the head stored may be stamped (and signed) otherwise than
+// the one the ledger holds of that size: it has its size and root.
 // One signature per state per interval, whatever the vote rate: no vote
 // waits for a signature. Then, unless an anchoring transaction is still in
 // flight, it anchors the heads it published since the last anchor on the
@@ -212,7 +214,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m := &metrics{
 		entries:  gauge("intake_log_entries", "Entries of the state's intake log (one per vote accepted in the state) this gateway has in its tree."),
-		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published, or took as its own from Redis (a head its key signed, stored before a restart or by another gateway sharing the key): that head's size."),
+		signed:   gauge("intake_log_signed_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the last tree head this gateway signed and published, or took as its own from Redis (a head its key signed, stored before a restart or by another gateway sharing the key), or signed to anchor in place of a head another key signed, stored and not anchored (not published, the stored head staying): that head's size."),
 		anchored: gauge("intake_log_anchored_entries", anchoredHelp),
 		published: gauge("intake_log_published_entries", "Entries of the state's intake log (one per vote accepted in the state) covered by the head stored in Redis (served in acceptance receipts) as this gateway last learnt it when publishing: its own head stored, or the head of its size that refused its own (another gateway's, or its own stored with the answer lost). "+
 			"Take the max by state over the gateways: it is the stored head's size even when the gateway that stored it is gone."),
@@ -291,10 +293,16 @@ type stateLog struct {
 	// the stored head was taken).
 	lost   uint64
 	lostAt time.Time
-	// tookOver: the closing round took the stored head (takeOver);
-	// closingAnchor: its anchor committed the state's head. Its log
-	// lines name them (closingRound).
-	tookOver, closingAnchor bool
+	// unstored: signed is this key's head of the size and root of a
+	// stored head another key signed (takeStoredHead), which Redis keeps:
+	// it is anchored, and signed again if its stamp is refused, but never
+	// published.
+	unstored bool
+	// tookOver: the closing round took the stored head (takeOver), and
+	// tookOther: signing its own head of another key's; closingAnchor:
+	// its anchor committed the state's head. Its log lines name them
+	// (closingRound).
+	tookOver, tookOther, closingAnchor bool
 	// shown is the state's intake_log_anchored_entries (raiseAnchored).
 	shown uint64
 }
@@ -435,7 +443,7 @@ func (l *Log) Run(ctx context.Context, elections Elections) {
 }
 
 // waitNote says, in a closing round's warning, who anchors what it left.
-const waitNote = "the votes after the last anchored head wait for another gateway with a signing key still running (it takes the stored head, signing it again with its own key if another key signed it, and anchors it before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
+const waitNote = "the votes after the last anchored head wait for another gateway with a registered signing key still running (it takes the stored head and anchors it, or its own head of that size and root if another key signed it, before IntakeLogUnanchored fires, 3 min after the oldest head left unanchored: within 125 s of it at the default interval, 150 s at the longest), this gateway's restart, or a head of a longer log"
 
 // closingRound signs and anchors what the logs hold now, within
 // 2 × CallTimeout, and logs what it did: one info line naming the states
@@ -475,7 +483,12 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		}
 	}
 	if took := l.where(states, func(s *stateLog) bool { return s.tookOver }); len(took) > 0 {
-		l.log.Info("intake log: closing round took the stored heads refused to this gateway and not anchored (one of another key signed again with its own), to anchor them", "states", took)
+		msg, args := "intake log: closing round took the stored heads refused to this gateway and not anchored, to anchor them", []any{"states", took}
+		if others := l.where(states, func(s *stateLog) bool { return s.tookOther }); len(others) > 0 {
+			msg += " (of those another key signed, other_key, this gateway's own head of their size and root; the stored heads stay)"
+			args = append(args, "other_key", others)
+		}
+		l.log.Info(msg, args...)
 	}
 	if err != nil {
 		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err)
@@ -592,9 +605,9 @@ func (l *Log) anchorFailed(msg string, err error) {
 // a size unanchored. Any other such refusal (a race lost to another
 // gateway, of this key or another, or this process's own head stored with its answer
 // lost) leaves the size unsigned until the log grows; takeOver takes that
-// stored head (another key's signed again with this one) after
-// takeOverDelay (at once in the closing round) if the ledger has not
-// anchored its size by then. Run
+// stored head (for another key's, this key's own head of its size and
+// root, never published) after takeOverDelay (at once in the closing
+// round) if the ledger has not anchored its size by then. Run
 // signs one state at a time and runs one anchor at a time; only sign sets
 // a state's signed head, only anchor its anchored one.
 func (l *Log) sign(ctx context.Context, election, state string) error {
@@ -615,6 +628,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		root, _ = s.tree.Root(size)
 	}
 	notBefore := s.anchored.Timestamp
+	unstored := size == signed && s.unstored // signed again, still unpublished
 	s.mu.Unlock()
 	l.m.entries.WithLabelValues(state).Set(float64(size))
 	if check {
@@ -629,7 +643,12 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		return err
 	}
 	publish := votequeue.PublishHead
-	if size == signed { // signed again: Redis takes it in place of the earlier stamp
+	switch {
+	case unstored: // another key's head of its size and root stays stored
+		publish = func(context.Context, redis.Scripter, ballot.TreeHead) (votequeue.Publication, error) {
+			return votequeue.HeadStored, nil
+		}
+	case size == signed: // signed again: Redis takes it in place of the earlier stamp
 		publish = votequeue.RepublishHead
 	}
 	published, err := publish(ctx, l.rdb, h)
@@ -680,7 +699,7 @@ func (l *Log) sign(ctx context.Context, election, state string) error {
 		s.mu.Lock()
 		// An anchor refused meanwhile may have learnt a later anchored
 		// head than notBefore: then h is to be signed again too.
-		s.signed, s.resign = h, h.Timestamp < s.anchored.Timestamp
+		s.signed, s.resign, s.unstored = h, h.Timestamp < s.anchored.Timestamp, unstored
 		s.mu.Unlock()
 		l.m.signed.WithLabelValues(state).Set(float64(size))
 	}
@@ -764,15 +783,15 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 		s.lostAt = l.cfg.Now()
 		return err
 	}
-	s.signed, s.lostAt = cur, time.Time{}
+	s.signed, s.lostAt, s.unstored = cur, time.Time{}, others
 	l.m.signed.WithLabelValues(h.State).Set(float64(cur.Size))
 	if l.leaving.Load() {
-		s.anchored, s.anchoredKnown, s.tookOver = anchored.Head, true, true
+		s.anchored, s.anchoredKnown, s.tookOver, s.tookOther = anchored.Head, true, true, others
 		return nil
 	}
 	s.anchoredKnown = false // anchorOf reads the anchored head afresh
 	if others {
-		l.log.Info("intake log: took the stored head of another key, refused to this gateway and not anchored since, signing it again with its own key to anchor it", "state", h.State, "size", cur.Size)
+		l.log.Info("intake log: took the stored head of another key, refused to this gateway and not anchored since: anchoring this gateway's own head of its size and root (the stored head stays)", "state", h.State, "size", cur.Size)
 		return nil
 	}
 	l.log.Info("intake log: took the stored head of its key, refused to this gateway and not anchored since, to anchor it", "state", h.State, "size", cur.Size)
@@ -782,13 +801,16 @@ func (l *Log) takeOver(ctx context.Context, h ballot.TreeHead, s *stateLog) erro
 // takeStoredHead is takeOver's taking of the head stored for h's state
 // (h being this gateway's size and root, unsigned), if it has h's size
 // and root: one this gateway's key signed is taken as it is
-// (ownStoredHead); one another key signed (a gateway of that key gone
-// before anchoring it, or its own anchor failing) is signed again with
-// this key, stamped with the clock or notBefore (the anchored head's
-// stamp) if later, and replaces the stored head (votequeue.RepublishHead,
-// which keeps it only if a head of another size or root has not been
-// stored meanwhile): the ledger takes a head of any registered key, and
-// the head served then is the one this gateway anchors. It returns the
+// (ownStoredHead); for one another key signed (a gateway of that key gone
+// before anchoring it, or its own anchor failing) this gateway signs its
+// own head of that size and root, stamped with the clock or notBefore
+// (the anchored head's stamp) if later, to anchor it: the ledger takes a
+// head of any registered key, and the ledger, the log monitor and verify
+// compare heads by size and root only. The stored head stays in Redis
+// (served in acceptance receipts): this gateway's key may not be
+// registered on the ledger (a gateway started before roll publish added
+// its key, or one of another election), and its head in Redis would make
+// the receipts fail while the ledger refused its anchor. It returns the
 // head taken, whether another key signed the stored head, and whether it
 // was taken.
 func (l *Log) takeStoredHead(ctx context.Context, h ballot.TreeHead, notBefore int64) (_ ballot.TreeHead, others, taken bool, err error) {
@@ -800,11 +822,8 @@ func (l *Log) takeStoredHead(ctx context.Context, h ballot.TreeHead, notBefore i
 		return cur, false, true, nil
 	}
 	h.Timestamp = max(l.cfg.Now().UnixMilli(), notBefore)
-	if h, err = h.Sign(l.cfg.Key); err != nil {
-		return h, true, false, err
-	}
-	published, err := votequeue.RepublishHead(ctx, l.rdb, h)
-	return h, true, err == nil && published == votequeue.HeadStored, err
+	h, err = h.Sign(l.cfg.Key)
+	return h, true, err == nil, err
 }
 
 // ownStoredHead returns the head stored for h's state, and true, if it has

@@ -125,7 +125,7 @@ func TestIntervalIsBoundByTheUnanchoredAlert(t *testing.T) {
 	}
 	d := DefaultConfig()
 	for _, says := range []string{
-		"another gateway with a signing key still running",
+		"another gateway with a registered signing key still running",
 		fmt.Sprintf("fires, %.0f min after the oldest head left unanchored", UnanchoredAlertAfter.Minutes()),
 		fmt.Sprintf("within %.0f s of it at the default interval", unanchoredBy(d.Interval, d.CallTimeout).Seconds()),
 		fmt.Sprintf("%.0f s at the longest", budget.Seconds()),

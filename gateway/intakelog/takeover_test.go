@@ -170,17 +170,41 @@ func storeOtherRoot(t *testing.T, rdb *redis.Client, key ed25519.PrivateKey, clo
 	}
 }
 
+// acceptanceVerifies checks that l's acceptance receipt of CA's entry at
+// index, under the head stored, verifies with keys (the ledger's).
+func acceptanceVerifies(t *testing.T, l *Log, rdb *redis.Client, keys ballot.LogKeys, index uint64) {
+	t.Helper()
+	ctx := context.Background()
+	entries, err := votequeue.LogEntries(ctx, rdb, "CA", index, index+1)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("entry %d: %d entries, %v", index, len(entries), err)
+	}
+	v, err := ballot.DecodeVote(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := l.Acceptance(ctx, v.ID, "CA", index)
+	if err == nil {
+		err = a.Verify(keys)
+	}
+	if err != nil {
+		t.Errorf("acceptance receipt of entry %d: %v", index, err)
+	}
+}
+
 // A gateway of another key (registered on the ledger too) stores CA's
 // head of 4 and is gone before anchoring it: the gateway refused 4 signs
 // no head of that size while the delay (41 s) runs, the ledger staying at
 // 2 (that gateway may still be alive and about to anchor it), then, the
-// stored head having the size and root of its own log, signs its own head
-// of them, which replaces the stored one (the head served is the one
-// anchored), and anchors it, though the log stays idle. Before, another
-// key's head was never taken: the state's last votes stayed unanchored
-// until the log grew. A stored head of another key and another root
-// (a log this gateway does not see) is not taken, after the delay nor
-// after another.
+// stored head having the size and root of its own log, in one round
+// signs its own head of them and anchors it, though the log stays idle;
+// the stored head stays (acceptance receipts still verify under it).
+// Before, another key's head was never taken: the state's last votes
+// stayed unanchored until the log grew. That gateway, alive after all,
+// then anchors its own head of 4: a no-op repeat of the anchored head
+// (the ledger compares size and root), which changes nothing. A stored
+// head of another key and another root (a log this gateway does not see)
+// is not taken, after the delay nor after another.
 func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
 	for _, sameRoot := range []bool{true, false} {
@@ -208,10 +232,8 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 		stored := refusedAtFour(t, l, rdb, store)
 		waitRounds(t, l, clock, &hook, ledger, 2)
 		clock.advance(time.Second) // takeOverAt since the refusal
-		for range 2 {
-			if err := signAndAnchor(t, l, "CA"); err != nil {
-				t.Fatal(err)
-			}
+		if err := signAndAnchor(t, l, "CA"); err != nil {
+			t.Fatal(err)
 		}
 		anchored := ledger.head("CA")
 		published, err := votequeue.GetHead(context.Background(), rdb, "CA")
@@ -224,6 +246,7 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 			if err := signAndAnchor(t, l, "CA"); err != nil {
 				t.Fatal(err)
 			}
+			took = strings.Contains(logs.String(), `"intake log: took the stored head of another key`)
 			if got, _ := votequeue.GetHead(context.Background(), rdb, "CA"); ledger.head("CA").Size != 2 || published != stored || got != stored || took {
 				t.Errorf("another key's head of 4 of another root stored: anchored size %d, published %+v then %+v, logged a take-over %v; want 2, the stored head %+v kept, none", ledger.head("CA").Size, published, got, took, stored)
 			}
@@ -233,12 +256,84 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 		if anchored.Size != 4 || anchored.Root != stored.Root || err != nil || mine != anchored {
 			t.Errorf("anchored %+v after the delay; want a head of 4 and the stored head's root %s signed by this gateway's key", anchored, stored.Root)
 		}
-		if published != anchored {
-			t.Errorf("published head %+v after the take-over; want the anchored one %+v", published, anchored)
+		if published != stored {
+			t.Errorf("published head %+v after the take-over; want the stored one %+v kept", published, stored)
 		}
 		if !took {
 			t.Errorf("the log does not say it took the stored head of another key:\n%s", logs.String())
 		}
+		acceptanceVerifies(t, l, rdb, ledger.keys, 3)
+		if err := gone.anchor(context.Background(), []string{"CA"}); err != nil {
+			t.Errorf("the other gateway's anchor of its own head of 4 after the take-over: %v; want a no-op repeat", err)
+		}
+		if got, _ := votequeue.GetHead(context.Background(), rdb, "CA"); ledger.head("CA") != anchored || got != stored {
+			t.Errorf("after the other gateway's anchor: anchored %+v, stored %+v; want %+v and %+v unchanged", ledger.head("CA"), got, anchored, stored)
+		}
+	}
+}
+
+// A gateway whose key is not registered on the ledger (started before roll
+// publish added it, or of another election) takes over another key's head
+// of 4, stored and not anchored, after the delay: it anchors its own head
+// of that size and root, which the ledger refuses (ErrUnknownLogKey), and
+// the head stored, the other key's, stays, round after round, so that
+// acceptance receipts still verify. Before, the take-over replaced the
+// stored head with its own, which receipts reject ("key not registered")
+// and nothing repaired on a log that stopped growing. Its head signed
+// again (its stamp refused) is not published either.
+func TestUnregisteredKeyLeavesAnotherKeysHeadStored(t *testing.T) {
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	srv, rdb, key, ledger := signerSetup(t)
+	keys, _, err := ballot.LogKeys{}.Register([]ballot.LogKey{ballot.NewLogKey(other.Public().(ed25519.PublicKey))}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.keys = keys // only the other key
+	clock := newStillClock()
+	var hook scriptHook
+	l := hookedLog(srv, ledger, Config{Key: key, Now: clock.now}, &hook)
+	gone := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: other, Now: clock.now}, l.log)
+	appendVotes(t, rdb, "CA", 2)
+	if err := signAndAnchor(t, gone, "CA"); err != nil {
+		t.Fatal(err)
+	}
+	appendVotes(t, rdb, "CA", 2)
+	if err := gone.sign(context.Background(), "e1", "CA"); err != nil { // 4, never anchored
+		t.Fatal(err)
+	}
+	stored, err := votequeue.GetHead(context.Background(), rdb, "CA")
+	if err != nil || stored.Size != 4 {
+		t.Fatalf("stored head %+v, %v; want size 4", stored, err)
+	}
+	if err := signAndAnchor(t, l, "CA"); err != nil { // refused 4
+		t.Fatal(err)
+	}
+	waitRounds(t, l, clock, &hook, ledger, 2)
+	clock.advance(time.Second) // takeOverAt since the refusal
+	for round := range 2 {
+		if err := signAndAnchor(t, l, "CA"); !errors.Is(err, ballot.ErrUnknownLogKey) {
+			t.Errorf("round %d after the delay: anchor %v; want it refused for the key (%v)", round, err, ballot.ErrUnknownLogKey)
+		}
+		clock.advance(time.Second)
+	}
+	if got, err := votequeue.GetHead(context.Background(), rdb, "CA"); err != nil || got != stored {
+		t.Errorf("stored head %+v, %v after the refused take-over; want the other key's %+v kept", got, err, stored)
+	}
+	if got := ledger.head("CA").Size; got != 2 {
+		t.Errorf("anchored size %d; want 2", got)
+	}
+	acceptanceVerifies(t, l, rdb, keys, 3)
+	// Its head signed again (as when the ledger refuses its stamp) is not
+	// published either.
+	s := l.state("CA")
+	s.mu.Lock()
+	s.resign = true
+	s.mu.Unlock()
+	if err := l.sign(context.Background(), "e1", "CA"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := votequeue.GetHead(context.Background(), rdb, "CA"); err != nil || got != stored {
+		t.Errorf("stored head %+v, %v after signing its head again; want the other key's %+v kept", got, err, stored)
 	}
 }
 
@@ -246,7 +341,8 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 // stored: a gateway whose publication of head 4 was stored with its
 // answer lost, stopped before the delay, anchors that head and logs its
 // heads anchored; so does one refused 4 by another key's head of its root,
-// which it signs again with its own key. A stored head of that size of
+// anchoring its own head of that size and root, the stored head staying
+// (and logging so). A stored head of that size of
 // another root is not taken, and the closing round warns that it left the
 // state unanchored rather than log its heads anchored.
 func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
@@ -273,6 +369,9 @@ func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 		head := refusedAtFour(t, l, rdb, store)
 		l.closingRound(context.Background(), fixedElections{})
 		anchored, says := ledger.head("CA"), `"intake log: closing heads anchored"`
+		if got, err := votequeue.GetHead(context.Background(), rdb, "CA"); stored != "reply lost" && (err != nil || got != head) {
+			t.Errorf("%s: stored head %+v, %v after the closing round; want %+v kept", stored, got, err, head)
+		}
 		switch stored {
 		case "another key's head of another root":
 			says = `"intake log: closing round left heads unanchored: ` + waitNote + `" states=[CA]`
@@ -280,6 +379,7 @@ func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 				t.Errorf("%s stored: anchored size %d after the closing round; want 2 (not taken)", stored, anchored.Size)
 			}
 		case "another key's head":
+			says = `"intake log: closing round took the stored heads refused to this gateway and not anchored, to anchor them (of those another key signed, other_key, this gateway's own head of their size and root; the stored heads stay)" states=[CA] other_key=[CA]`
 			if mine, err := anchored.Sign(key); anchored.Size != 4 || anchored.Root != head.Root || err != nil || mine != anchored {
 				t.Errorf("%s stored: anchored %+v after the closing round; want a head of 4 and the stored head's root %s signed by this gateway's key", stored, anchored, head.Root)
 			}
@@ -826,7 +926,7 @@ func TestConcurrentClosingRoundsAnchorTheFinalHeads(t *testing.T) {
 		if strings.Contains(log, `anchored="[CA NY]"`) {
 			committed++
 		}
-		took, says := strings.Count(log, "took the stored head"), `took the stored heads refused to this gateway and not anchored (one of another key signed again with its own), to anchor them" states="[CA NY]"`
+		took, says := strings.Count(log, "took the stored head"), `took the stored heads refused to this gateway and not anchored, to anchor them" states="[CA NY]"`
 		if i == gateways-1 && took != 0 || i < gateways-1 && (took != 1 || !strings.Contains(log, says)) {
 			t.Errorf("gateway %d logs %d take-overs; want one saying %s, none by the last (its heads stored):\n%s", i, took, says, log)
 		}

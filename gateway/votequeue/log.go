@@ -179,21 +179,20 @@ func PublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (Pu
 // the first being stamped before its state's anchored head, or earlier,
 // the first being stamped by the signer's clock while it ran too far ahead
 // (the ledger refuses a head stamped more than ballot.MaxClockSkew after
-// its transaction); or for its own head of the size and root of a stored
-// head another key signed and no gateway anchored, which it takes over.
-// It also replaces a stored head of h's size and root,
+// its transaction). It also replaces a stored head of h's size and root,
 // whatever its stamp and key, so that the head served is the one its caller
 // anchors. A head of another root (HeadSameSize), or of a larger log
 // (HeadLarger), stays.
 //
 // The guarantee is of size and root only: the stored head has the size
 // and root of the head the ledger holds of that size, not necessarily its
-// stamp and signature. A signer signs again a head its key signed, or
-// signs its own in place of another key's head of its log's size and root
-// that the ledger has not anchored a while after it refused its own
-// (the take-over), and gateways may share a key (make up gives them one):
-// several may sign the same size again, in any order, and the ledger keeps
-// the first anchored (it takes one head of a size, of any registered key).
+// stamp and signature. A signer signs again a head its key signed, and
+// gateways may share a key (make up gives them one): several may sign the
+// same size again, in any order, and the ledger keeps the first anchored
+// (it takes one head of a size, of any registered key). One taking over
+// another key's head of its log's size and root (gateway/intakelog)
+// anchors its own head of them without calling RepublishHead, so the
+// head stored stays the other key's.
 func RepublishHead(ctx context.Context, rdb redis.Scripter, h ballot.TreeHead) (Publication, error) {
 	return publishHead(ctx, rdb, h, h.Root)
 }

@@ -78,8 +78,9 @@
 // earlier, for the ledger to anchor (RepublishHead). The head stored then
 // has the size and root of the one the ledger holds of that size, not
 // necessarily its stamp: gateways sharing a signing key may each sign a
-// size again, and one taking over another key's head signs its own. The
-// publishing script answers (Publication):
+// size again, and one taking over another key's head anchors its own of
+// that size and root, leaving the stored one. The publishing script
+// answers (Publication):
 //
 //	1  stored, or stored already byte for byte (HeadStored)
 //	0  not stored: the stored head is of a larger log (HeadLarger)
@@ -92,8 +93,9 @@
 // a while after the refusal, or at once in the signer's closing round at
 // a stop, one a gateway sharing its key stored and did not anchor, or its
 // own stored with the script's answer lost: the take-over, which also
-// takes, signing its own head of it with RepublishHead, one of its log's
-// size and root that another key signed and no gateway anchored; gateways
+// takes one of its log's size and root that another key signed and no
+// gateway anchored, anchoring its own head of them and publishing none;
+// gateways
 // stopped together each anchor the stored last heads, all but the first
 // anchor to commit being read conflicts or no-op repeats).
 //
