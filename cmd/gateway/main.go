@@ -128,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.dedup.FailoverWait, "redis-failover-wait", dd.FailoverWait, "how long a vote waits for its slot's master and replicas (a Redis failover) before 503, at least 1ms; on a Redis Cluster or with replicas a vote finding its queue for Redis full waits as long, plus 100ms, --redis-timeout and --redis-replica-timeout, for room before 503 overloaded")
 	fs.BoolVar(&o.intakeLog, "intake-log", true, "keep the intake log: append every accepted vote to its state's log, sign and anchor tree heads, serve acceptance receipts; false measures intake without it")
 	fs.StringVar(&o.logKeyFile, "log-key", intakelog.DefaultKeyFile, "the intake log's Ed25519 signing key (0600; make up creates it and registers its public half on the ledger); empty: follow and serve the log, sign nothing")
-	fs.DurationVar(&o.logInterval, "log-interval", time.Second, fmt.Sprintf("how often tree heads of the logs that grew are signed, published and anchored, at least 1ms and at most %s: with a longer one, a gateway's take-over of the heads another gateway (of its key or another registered one) stopped before anchoring could come after the IntakeLogUnanchored alert", o.intakeLogConfig(nil).MaxInterval()))
+	fs.DurationVar(&o.logInterval, "log-interval", time.Second, fmt.Sprintf("how often tree heads of the logs that grew are signed, published and anchored, at least 1ms and at most %s: with a longer one, a gateway's take-over of the heads another gateway stopped before anchoring could come after the IntakeLogUnanchored alert", o.intakeLogConfig(nil).MaxInterval()))
 	err := cli.ParseFlags(fs, envPrefix, args)
 	if err == nil {
 		var logErr error

@@ -954,7 +954,7 @@ func TestNumberFlagRanges(t *testing.T) {
 		{"global-rate", "-0.5", "--global-rate is -0.5: want at least 0"},
 		{"global-rate", "0", ""},
 		{"log-interval", "6s", ""},
-		{"log-interval", "7s", "--log-interval: interval 7s is longer than 6s: give 6s or less; with a longer one, a gateway's take-over of the heads another gateway (of its key or another registered one) stopped before anchoring may anchor them only after the IntakeLogUnanchored alert has fired (3m0s after the oldest of them was published)"},
+		{"log-interval", "7s", "--log-interval: interval 7s is longer than 6s: give 6s or less; with a longer one, a gateway's take-over of the heads another gateway stopped before anchoring may anchor them only after the IntakeLogUnanchored alert has fired (3m0s after the oldest of them was published)"},
 	} {
 		_, err := parseFlags([]string{"--" + c.flag, c.value}, io.Discard)
 		switch {

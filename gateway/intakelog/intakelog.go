@@ -485,7 +485,7 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 	if took := l.where(states, func(s *stateLog) bool { return s.tookOver }); len(took) > 0 {
 		msg, args := "intake log: closing round took the stored heads refused to this gateway and not anchored, to anchor them", []any{"states", took}
 		if others := l.where(states, func(s *stateLog) bool { return s.tookOther }); len(others) > 0 {
-			msg += " (of those another key signed, other_key, this gateway's own head of their size and root; the stored heads stay)"
+			msg += " (for other_key, another key's, it anchors its own head of their size and root; the stored heads stay)"
 			args = append(args, "other_key", others)
 		}
 		l.log.Info(msg, args...)

@@ -91,14 +91,14 @@ func maxCallTimeout() time.Duration {
 func (c Config) Check() error {
 	d := c.withDefaults()
 	if longest := maxCallTimeout(); d.CallTimeout < 0 || d.CallTimeout > longest {
-		return fmt.Errorf("CallTimeout %s is out of range: give a positive one, at most %s; with a longer one, even the default Interval, %s, lets a gateway's take-over of the heads another gateway (of its key or another registered one) stopped before anchoring anchor them only after the IntakeLogUnanchored alert has fired (%s after the oldest of them was published)", d.CallTimeout, longest, DefaultConfig().Interval, UnanchoredAlertAfter)
+		return fmt.Errorf("CallTimeout %s is out of range: give a positive one, at most %s; with a longer one, even the default Interval, %s, lets a gateway's take-over of the heads another gateway stopped before anchoring anchor them only after the IntakeLogUnanchored alert has fired (%s after the oldest of them was published)", d.CallTimeout, longest, DefaultConfig().Interval, UnanchoredAlertAfter)
 	}
 	longest := d.MaxInterval()
 	switch {
 	case d.Interval < 0:
 		return fmt.Errorf("interval %s is negative: give a positive duration, at most %s", d.Interval, longest)
 	case d.Interval > longest:
-		return fmt.Errorf("interval %s is longer than %s: give %s or less; with a longer one, a gateway's take-over of the heads another gateway (of its key or another registered one) stopped before anchoring may anchor them only after the IntakeLogUnanchored alert has fired (%s after the oldest of them was published)", d.Interval, longest, longest, UnanchoredAlertAfter)
+		return fmt.Errorf("interval %s is longer than %s: give %s or less; with a longer one, a gateway's take-over of the heads another gateway stopped before anchoring may anchor them only after the IntakeLogUnanchored alert has fired (%s after the oldest of them was published)", d.Interval, longest, longest, UnanchoredAlertAfter)
 	}
 	return nil
 }

@@ -269,6 +269,16 @@ func TestAnotherKeysHeadIsTakenAfterTheDelay(t *testing.T) {
 		if got, _ := votequeue.GetHead(context.Background(), rdb, "CA"); ledger.head("CA") != anchored || got != stored {
 			t.Errorf("after the other gateway's anchor: anchored %+v, stored %+v; want %+v and %+v unchanged", ledger.head("CA"), got, anchored, stored)
 		}
+		// The log grows: this gateway publishes its own larger head again
+		// (the head it only anchored does not keep it from publishing).
+		appendVotes(t, rdb, "CA", 2)
+		if err := signAndAnchor(t, l, "CA"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := votequeue.GetHead(context.Background(), rdb, "CA")
+		if mine, signErr := got.Sign(key); err != nil || signErr != nil || got.Size != 6 || mine != got {
+			t.Errorf("stored head %+v, %v after the log grew to 6; want this gateway's head of 6", got, err)
+		}
 	}
 }
 
@@ -379,7 +389,7 @@ func TestClosingRoundTakesOverARefusedSize(t *testing.T) {
 				t.Errorf("%s stored: anchored size %d after the closing round; want 2 (not taken)", stored, anchored.Size)
 			}
 		case "another key's head":
-			says = `"intake log: closing round took the stored heads refused to this gateway and not anchored, to anchor them (of those another key signed, other_key, this gateway's own head of their size and root; the stored heads stay)" states=[CA] other_key=[CA]`
+			says = `"intake log: closing round took the stored heads refused to this gateway and not anchored, to anchor them (for other_key, another key's, it anchors its own head of their size and root; the stored heads stay)" states=[CA] other_key=[CA]`
 			if mine, err := anchored.Sign(key); anchored.Size != 4 || anchored.Root != head.Root || err != nil || mine != anchored {
 				t.Errorf("%s stored: anchored %+v after the closing round; want a head of 4 and the stored head's root %s signed by this gateway's key", stored, anchored, head.Root)
 			}
