@@ -157,7 +157,10 @@ type rawArg []byte
 func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
 
 // parseResult decodes one vote's answer of the script: status, value, log
-// index.
+// index. Its errors name the types of r's values, not the values (a
+// vote's stream entry id and log index): a call's error is logged with the
+// request's id of each vote of the call, which the access log ties to its
+// client's address.
 func parseResult(r []any) (Result, error) {
 	status, _ := r[0].(string)
 	switch status {
@@ -165,7 +168,7 @@ func parseResult(r []any) (Result, error) {
 		id, ok1 := r[1].(string)
 		index, ok2 := r[2].(int64)
 		if !ok1 || !ok2 {
-			return Result{}, fmt.Errorf("dedup: malformed accept result %v", r)
+			return Result{}, fmt.Errorf("dedup: malformed accept result of types %s", replyTypes(r))
 		}
 		return Result{Outcome: Accepted, EntryID: id, LogIndex: index}, nil
 	case "ne":
@@ -176,5 +179,15 @@ func parseResult(r []any) (Result, error) {
 	case "maybe":
 		return Result{BloomMaybe: true}, nil
 	}
-	return Result{}, fmt.Errorf("dedup: unknown script status %q in %v", status, r)
+	return Result{}, fmt.Errorf("dedup: unknown script status in a result of types %s", replyTypes(r))
+}
+
+// replyTypes is the types of r's values, as fmt's %T writes them: "[string
+// int64 <nil>]".
+func replyTypes(r []any) string {
+	types := make([]string, len(r))
+	for i, v := range r {
+		types[i] = fmt.Sprintf("%T", v)
+	}
+	return "[" + strings.Join(types, " ") + "]"
 }

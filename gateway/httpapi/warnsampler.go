@@ -38,8 +38,9 @@ const (
 // in the window of each other error (up to windowErrors distinct errors a
 // window), so a rare cause that shares its kind with an outage's is not
 // hidden by it. Errors are told apart by their class (errClass: the text
-// with each word holding a digit made "#"), so the errors of one cause
-// that differ only in an id, a count or a port are one. The others of its
+// with each number and id, and a connection's local address, made "#"), so
+// the errors of one cause that differ only in an id, a count or a local
+// port are one, and those of different hosts stay apart. The others of its
 // kind within the window are counted (and written at debug, as every
 // request is), and once the window has ended one line at the kind's level
 // summarises them: "<message>: N more in the 1s after the first" ("http: N
@@ -258,35 +259,47 @@ func (s *Server) sampledLevel(ctx context.Context, k warnKind, state string, err
 }
 
 // errClass is the class of an error's text that warnSampler tells errors
-// apart by: the text with each word holding a digit made "#", a word being
-// a run of ASCII letters, digits, '_' and '-'. So the errors of one cause
-// that differ only in what they are about (a vote, batch or transaction id,
-// a count, a log range, an address's numbers and port: "read tcp
-// 10.0.0.5:51234->10.0.0.9:6379: i/o timeout") are one, and errors of
-// different causes stay apart. A text without a digit is its own class, at
-// no cost.
+// apart by: the text with each number made "#", a number being a word (a
+// run of ASCII letters, digits, '_' and '-') that starts with a digit
+// (after any '-'), or of 16 or more hex digits (and dashes); and with the
+// local address of a connection ("10.0.0.5:51234" before "->") made "#".
+// So the errors of one cause that differ only in what they are about (a
+// vote, batch or transaction id, a count, a duration, a log range, a
+// connection's local port: "read tcp 10.0.0.5:51234->10.0.0.9:6379: i/o
+// timeout") are one, and errors of different causes stay apart, as do
+// those of different hosts: a name holding a digit ("redis-0", "peer0",
+// "x509") is not a number, and another IP address (IPv4, or IPv6 in
+// brackets, with its port) stays as it is, so a Redis Cluster node that
+// fails alone is not hidden under another's errors. A text without a digit
+// is its own class, at no cost.
 func errClass(text string) string {
-	d := strings.IndexAny(text, "0123456789")
-	if d < 0 {
+	if strings.IndexAny(text, "0123456789") < 0 {
 		return text
-	}
-	for d > 0 && isWordByte(text[d-1]) {
-		d-- // the start of the digit's word
 	}
 	var b strings.Builder
 	b.Grow(len(text))
-	b.WriteString(text[:d])
-	for i := d; i < len(text); {
+	for i := 0; i < len(text); {
+		if i == 0 || !isWordByte(text[i-1]) && text[i-1] != '.' {
+			if n := addrLen(text[i:]); n > 0 {
+				if strings.HasPrefix(text[i+n:], "->") {
+					b.WriteByte('#')
+				} else {
+					b.WriteString(text[i : i+n])
+				}
+				i += n
+				continue
+			}
+		}
 		if !isWordByte(text[i]) {
 			b.WriteByte(text[i])
 			i++
 			continue
 		}
-		j, digit := i, false
-		for ; j < len(text) && isWordByte(text[j]); j++ {
-			digit = digit || '0' <= text[j] && text[j] <= '9'
+		j := i
+		for j < len(text) && isWordByte(text[j]) {
+			j++
 		}
-		if digit {
+		if isNumber(text[i:j]) {
 			b.WriteByte('#')
 		} else {
 			b.WriteString(text[i:j])
@@ -294,6 +307,73 @@ func errClass(text string) string {
 		i = j
 	}
 	return b.String()
+}
+
+// isNumber reports whether word is a number for errClass: it starts with
+// a digit after any '-' ("42", "-1", "350ms", "0f9a…"), or it is of 16 or
+// more hex digits and dashes (an id).
+func isNumber(word string) bool {
+	if w := strings.TrimLeft(word, "-"); w != "" && '0' <= w[0] && w[0] <= '9' {
+		return true
+	}
+	hex := 0
+	for i := 0; i < len(word); i++ {
+		switch c := word[i]; {
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F':
+			hex++
+		case c != '-':
+			return false
+		}
+	}
+	return hex >= 16
+}
+
+// addrLen is the length of the IP address that s starts with, with its
+// port if any: four dot-separated runs of 1 to 3 digits, or hex digits,
+// ':' and '.' in brackets, holding at least two ':'. 0 if s starts with
+// none, or with one that a word or another number continues.
+func addrLen(s string) int {
+	n := 0
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 || strings.Count(s[:end], ":") < 2 || strings.Trim(s[1:end], "0123456789abcdefABCDEF:.") != "" {
+			return 0
+		}
+		n = end + 1
+	} else {
+		for part := range 4 {
+			if part > 0 {
+				if n == len(s) || s[n] != '.' {
+					return 0
+				}
+				n++
+			}
+			d := digits(s[n:])
+			if d == 0 || d > 3 {
+				return 0
+			}
+			n += d
+		}
+	}
+	if n < len(s) && s[n] == ':' {
+		if d := digits(s[n+1:]); d > 0 {
+			n += 1 + d
+		}
+	}
+	rest := s[n:]
+	if rest != "" && isWordByte(rest[0]) && !strings.HasPrefix(rest, "->") || strings.HasPrefix(rest, ".") && digits(rest[1:]) > 0 {
+		return 0
+	}
+	return n
+}
+
+// digits is the number of ASCII digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // isWordByte reports whether c is part of a word for errClass.

@@ -1062,11 +1062,14 @@ func (l *Log) ConsistencyProof(ctx context.Context, state string, first, second 
 // Acceptance returns the acceptance receipt of the vote at index of the
 // state's log, under the latest published head, waiting up to Config.Wait
 // for a head that covers it. ErrNoEntry if the entry there is not the vote
-// voteID, ErrNoHead if no head covers it in time.
+// voteID, ErrNoHead if no head covers it in time. Its errors name neither
+// the vote nor its index: the gateway logs them with the request's id,
+// which its access log ties to the client's address, and the public log
+// gives the vote at a state's index.
 func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64) (ballot.Acceptance, error) {
 	entries, err := votequeue.LogEntries(ctx, l.rdb, state, index, index+1)
 	if err != nil {
-		return ballot.Acceptance{}, err
+		return ballot.Acceptance{}, readError(state, err)
 	}
 	if len(entries) == 0 {
 		return ballot.Acceptance{}, ErrNoEntry
@@ -1081,7 +1084,7 @@ func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64
 	}
 	s := l.state(state)
 	if err := l.follow(ctx, state, s, h.Size); err != nil {
-		return ballot.Acceptance{}, err
+		return ballot.Acceptance{}, readError(state, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1090,12 +1093,29 @@ func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64
 		return ballot.Acceptance{}, fmt.Errorf("%w: %s at size %d", ErrDiverged, state, h.Size)
 	}
 	proof, err := s.tree.InclusionProof(index, h.Size)
-	if err != nil {
-		return ballot.Acceptance{}, err
+	if err != nil { // not for an index under h, in a tree of h.Size leaves
+		return ballot.Acceptance{}, fmt.Errorf("intakelog: no inclusion proof in the %s log under its head of size %d", state, h.Size)
 	}
 	leaf, _ := s.tree.Leaf(index)
 	return ballot.Acceptance{VoteID: voteID, Vote: v, Index: index, Leaf: ballot.HashHex(leaf),
 		Proof: ballot.HexHashes(proof), Head: h}, nil
+}
+
+// readError is err, of a read of the state's log for Acceptance, in a
+// text that names no index nor range (which may start at the vote's
+// index): a Redis error as the client gave it, an entry that does not
+// decode without the decoding error, which may name the entry's vote.
+// Other errors (ErrDiverged's, which names the log's sizes) stay.
+func readError(state string, err error) error {
+	var le *votequeue.LogEntriesError
+	switch {
+	case !errors.As(err, &le):
+		return err
+	case le.Decode:
+		return fmt.Errorf("intakelog: an entry of the %s log does not decode", state)
+	default:
+		return fmt.Errorf("intakelog: read the %s log for a vote's acceptance: %w", state, le.Err)
+	}
 }
 
 // coveringHead polls the published head until it covers index.

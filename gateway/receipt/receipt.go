@@ -122,7 +122,8 @@ func (s *Service) ByCredentials(ctx context.Context, voterID, credential, contes
 // committed builds the receipt of a vote the batcher recorded at loc. Its
 // errors do not name the vote, nor its index in its batch: the gateway
 // logs them with the request's id, which its access log ties to the
-// client's address.
+// client's address. Those of ballot that would (a malformed vote's, a
+// proof's) are given in fixed texts; the ledger's are as it gave them.
 func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Location) (ballot.Receipt, error) {
 	e, err := s.batch(ctx, batchKey{loc.TxID, loc.State, loc.Seq})
 	if err != nil {
@@ -132,12 +133,12 @@ func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Lo
 		return ballot.Receipt{}, fmt.Errorf("a vote's receipt record does not match transaction %s (batch %s/%d)", loc.TxID, loc.State, loc.Seq)
 	}
 	leaf, err := e.batch.Votes[loc.Index].Leaf()
-	if err != nil {
-		return ballot.Receipt{}, err
+	if err != nil { // not of a batch that verified
+		return ballot.Receipt{}, fmt.Errorf("a vote of transaction %s (batch %s/%d) is malformed", loc.TxID, loc.State, loc.Seq)
 	}
 	proof, err := e.tree.Proof(loc.Index)
-	if err != nil {
-		return ballot.Receipt{}, err
+	if err != nil { // not for an index in the batch
+		return ballot.Receipt{}, fmt.Errorf("no inclusion proof of a vote of transaction %s (batch %s/%d)", loc.TxID, loc.State, loc.Seq)
 	}
 	r := ballot.Receipt{
 		VoteID: voteID, State: e.batch.State, Seq: e.batch.Seq, Index: loc.Index, Size: e.tree.Size(),
@@ -149,6 +150,9 @@ func (s *Service) committed(ctx context.Context, voteID string, loc votequeue.Lo
 	}
 	r = r.Committed(e.record, loc.Block)
 	if err := r.Audit(e.record); err != nil {
+		if r.VerifyVote() != nil { // its error names the vote, its leaf and index
+			err = errors.New("its proof does not verify")
+		}
 		return ballot.Receipt{}, fmt.Errorf("a vote's receipt fails the audit against the ledger: %w", err)
 	}
 	return r, nil
@@ -171,6 +175,9 @@ func (s *Service) batch(ctx context.Context, k batchKey) (*batchEntry, error) {
 	}
 	leaves, err := b.Verify()
 	if err != nil {
+		if !errors.Is(err, ballot.ErrBatchRoot) && !errors.Is(err, ballot.ErrBatchTally) {
+			err = errors.New("a vote is malformed") // its error names it: it may be the caller's
+		}
 		return nil, fmt.Errorf("batch in transaction %s: %w", k.txID, err)
 	}
 	rec, err := s.ledger.Batch(ctx, b.State, b.Seq)

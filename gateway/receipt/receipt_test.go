@@ -212,3 +212,23 @@ func TestLookupByCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedLedgerBatchNamesNoVote: a batch the ledger gives whose vote
+// is malformed (here the receipt's own vote) gives no receipt, and the
+// error names neither that vote nor its index in the batch: the gateway
+// logs it with the request's id. Before, it carried ballot's error,
+// "batch CA/1: vote 1: ballot: vote <id>: …".
+func TestMalformedLedgerBatchNamesNoVote(t *testing.T) {
+	svc, ledger, _, votes := fixture(t, 4)
+	b := ledger.batches["tx1"]
+	b.Votes = append([]ballot.Vote(nil), b.Votes...)
+	b.Votes[1].Choice = "al ice"
+	ledger.batches["tx1"] = b
+	r, err := svc.ByVoteID(context.Background(), votes[1].ID)
+	if err == nil {
+		t.Fatalf("receipt %+v of a malformed batch", r)
+	}
+	if strings.Contains(err.Error(), votes[1].ID) || strings.Contains(err.Error(), "vote 1") {
+		t.Errorf("%v; names the vote %s or its index 1", err, votes[1].ID)
+	}
+}

@@ -33,33 +33,63 @@ func LogLen(ctx context.Context, rdb redis.Cmdable, partition string) (uint64, e
 // the log is shorter), each as its vote's canonical encoding
 // (ballot.Vote.Encode): compact entries are expanded, and entries kept as
 // canonical encodings (by gateways before the compact form) come as they are.
+// Its errors are *LogEntriesError.
 func LogEntries(ctx context.Context, rdb redis.Cmdable, partition string, start, end uint64) ([][]byte, error) {
 	if end <= start {
 		return nil, nil
 	}
 	vals, err := rdb.LRange(ctx, LogKey(partition), int64(start), int64(end-1)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("votequeue: read the %s log [%d, %d): %w", partition, start, end, err)
+		return nil, &LogEntriesError{Partition: partition, Start: start, End: end, Err: err}
 	}
 	state, _, _ := strings.Cut(partition, "#")
 	out := make([][]byte, len(vals))
 	for i, val := range vals {
 		if len(val) > 0 && val[0] == ballot.VoteEncodingV2 {
 			if _, err := ballot.DecodeVote([]byte(val)); err != nil {
-				return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+				return nil, badEntry(partition, start+uint64(i), err)
 			}
 			out[i] = []byte(val)
 			continue
 		}
 		v, err := DecodeLogEntry(state, []byte(val))
 		if err != nil {
-			return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+			return nil, badEntry(partition, start+uint64(i), err)
 		}
 		if out[i], err = v.Encode(); err != nil {
-			return nil, fmt.Errorf("votequeue: %s log entry %d: %w", partition, start+uint64(i), err)
+			return nil, badEntry(partition, start+uint64(i), err)
 		}
 	}
 	return out, nil
+}
+
+// LogEntriesError is an error of LogEntries. Its text names the partition
+// and the range read, or the index of the entry that did not decode; Err,
+// which it wraps, names neither. For a read (Decode false) Err is the Redis
+// client's error and names no vote either; a decoding error may name the
+// entry's vote. A caller that must not tie a vote to its request (the
+// request's id, which the access log ties to the client's address) logs
+// Err of a read in place of the whole.
+type LogEntriesError struct {
+	Partition  string
+	Start, End uint64 // the range read, or [i, i+1) for entry i
+	Decode     bool   // entry Start did not decode; else Redis did not answer the read
+	Err        error
+}
+
+func (e *LogEntriesError) Error() string {
+	if e.Decode {
+		return fmt.Sprintf("votequeue: %s log entry %d: %v", e.Partition, e.Start, e.Err)
+	}
+	return fmt.Sprintf("votequeue: read the %s log [%d, %d): %v", e.Partition, e.Start, e.End, e.Err)
+}
+
+func (e *LogEntriesError) Unwrap() error { return e.Err }
+
+// badEntry is LogEntries' error for entry i of partition's log, which did
+// not decode.
+func badEntry(partition string, i uint64, err error) error {
+	return &LogEntriesError{Partition: partition, Start: i, End: i + 1, Decode: true, Err: err}
 }
 
 // logEntryTag is the first byte of a log entry as Redis keeps it; a
