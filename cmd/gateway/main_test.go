@@ -713,11 +713,12 @@ func (f electionFunc) Election(ctx context.Context) (*ballot.Election, error) { 
 
 // runArgs are arguments run starts with up to dialling the ledger: an
 // election secret and a Redis password in files of their own, no log key,
-// a results checkpoint in a temporary folder, a free port to listen on,
-// errors alone logged; then args, which win.
+// a results checkpoint in a temporary folder, a port reserved for t to
+// listen on (testport.Ports: below the ephemeral range), errors alone
+// logged; then args, which win.
 func runArgs(t *testing.T, args ...string) []string {
 	t.Helper()
-	dir := t.TempDir()
+	dir, listen := t.TempDir(), fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0])
 	secret, password := filepath.Join(dir, "secret"), filepath.Join(dir, "password")
 	for _, f := range []string{secret, password} {
 		if err := os.WriteFile(f, []byte(testSecretHex), 0o600); err != nil {
@@ -725,7 +726,7 @@ func runArgs(t *testing.T, args ...string) []string {
 		}
 	}
 	return append([]string{"--secret-file", secret, "--redis-password-file", password, "--log-key=",
-		"--results-checkpoint", filepath.Join(dir, "results.json"), "--listen", "127.0.0.1:0", "--log-level", "error"}, args...)
+		"--results-checkpoint", filepath.Join(dir, "results.json"), "--listen", listen, "--log-level", "error"}, args...)
 }
 
 // errNoLedger is the dialler's of TestCheckedBeforeTheLedger.
@@ -812,6 +813,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 			t.Errorf("%s %s, a port in use: dialled the ledger: %t, %v; want the error (not a usage error)\n%s", flag, taken.Addr(), dialled, err, want)
 		}
 	}
+	// Port 0 is among the good values: the kernel picks a free port.
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
 	if dialled, err := runToTheLedger(t, io.Discard, good...); !dialled || !errors.Is(err, errNoLedger) {
