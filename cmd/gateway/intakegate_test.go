@@ -23,6 +23,7 @@ import (
 	"github.com/votechain/votechain/gateway/votequeue"
 	"github.com/votechain/votechain/internal/redisserver"
 	"github.com/votechain/votechain/internal/redistest"
+	"github.com/votechain/votechain/internal/testport"
 )
 
 // heldIntake is an intake whose Accept is held until release is closed
@@ -217,7 +218,7 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0]))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -353,8 +353,8 @@ func listen(ctx context.Context, o *options) (_ *listening, err error) {
 			return nil, err
 		}
 	}
-	if s.ln, err = net.Listen("tcp", o.listen); err != nil {
-		return nil, fmt.Errorf("--listen %s: %w: give --listen a free port", o.listen, err)
+	if s.ln, err = cli.Listen("--listen", o.listen); err != nil {
+		return nil, err
 	}
 	o.listener = s.ln
 	if s.reg, s.front, err = newFront(o); err != nil {
@@ -369,7 +369,7 @@ func listen(ctx context.Context, o *options) (_ *listening, err error) {
 	}()
 	if o.metricsListen != "" {
 		if s.metrics, err = cli.ServeMetrics("--metrics-listen", o.metricsListen, s.reg, o.log); err != nil {
-			return nil, fmt.Errorf("%w, or leave it empty to serve /metrics on --listen", err) // listenError's fix, continued
+			return nil, fmt.Errorf("%w, or leave it empty to serve /metrics on --listen", err) // cli.Listen's fix, continued
 		}
 	}
 	o.log.Info("gateway listening", "addr", s.ln.Addr().String())

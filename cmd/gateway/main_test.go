@@ -713,11 +713,12 @@ func (f electionFunc) Election(ctx context.Context) (*ballot.Election, error) { 
 
 // runArgs are arguments run starts with up to dialling the ledger: an
 // election secret and a Redis password in files of their own, no log key,
-// a results checkpoint in a temporary folder, a free port to listen on,
-// errors alone logged; then args, which win.
+// a results checkpoint in a temporary folder, a port reserved for t to
+// listen on (testport.Ports: below the ephemeral range), errors alone
+// logged; then args, which win.
 func runArgs(t *testing.T, args ...string) []string {
 	t.Helper()
-	dir := t.TempDir()
+	dir, listen := t.TempDir(), fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0])
 	secret, password := filepath.Join(dir, "secret"), filepath.Join(dir, "password")
 	for _, f := range []string{secret, password} {
 		if err := os.WriteFile(f, []byte(testSecretHex), 0o600); err != nil {
@@ -725,7 +726,7 @@ func runArgs(t *testing.T, args ...string) []string {
 		}
 	}
 	return append([]string{"--secret-file", secret, "--redis-password-file", password, "--log-key=",
-		"--results-checkpoint", filepath.Join(dir, "results.json"), "--listen", "127.0.0.1:0", "--log-level", "error"}, args...)
+		"--results-checkpoint", filepath.Join(dir, "results.json"), "--listen", listen, "--log-level", "error"}, args...)
 }
 
 // errNoLedger is the dialler's of TestCheckedBeforeTheLedger.
@@ -736,10 +737,11 @@ var errNoLedger = errors.New("no ledger in this test")
 // record it would then wait for as long as it takes: a flag's value as a
 // usage error (exit 2), a file or a --pprof, --listen or --metrics-listen
 // port in use as an error (exit 1), each naming its flag (the metrics
-// listener's, its address). A --pprof or --metrics-listen port in use is
-// internal/cli's whole message, its fix included (cli.ServePprof's and
-// cli.ServeMetrics's own error on that port), --metrics-listen's followed
-// by the gateway's other way out: leave it empty.
+// listener's, its address). A --pprof, --listen or --metrics-listen port
+// in use is internal/cli's whole message, its fix included (cli.ServePprof's,
+// cli.Listen's and cli.ServeMetrics's own error on that port), one wording
+// for the three, --metrics-listen's followed by the gateway's other way
+// out: leave it empty.
 // Good values of the same flags get as far as the ledger.
 func TestCheckedBeforeTheLedger(t *testing.T) {
 	dir := t.TempDir()
@@ -749,7 +751,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,7 +761,6 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 		usage bool
 		says  string
 	}{
-		{[]string{"--listen", taken.Addr().String()}, false, "--listen " + taken.Addr().String() + ": listen tcp"},
 		{[]string{"--listen", "127.0.0.1:99999"}, true, `--listen "127.0.0.1:99999": port "99999": want a number from 0 to 65535`},
 		{[]string{"--listen", "localhost"}, true, `--listen "localhost": want host:port`},
 		{[]string{"--metrics-listen", ":70000"}, true, `--metrics-listen ":70000": port "70000"`},
@@ -789,17 +790,22 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 	}
 	discard := slog.New(slog.DiscardHandler)
 	pprofSrv, pprofInUse := cli.ServePprof(taken.Addr().String(), discard)
+	listenLn, listenInUse := cli.Listen("--listen", taken.Addr().String())
 	metricsSrv, metricsInUse := cli.ServeMetrics("--metrics-listen", taken.Addr().String(), prometheus.NewRegistry(), discard)
 	for _, srv := range []*http.Server{pprofSrv, metricsSrv} {
 		if srv != nil {
 			srv.Close()
 		}
 	}
-	if pprofInUse == nil || metricsInUse == nil {
-		t.Fatalf("cli.ServePprof and cli.ServeMetrics on %s, a port in use: %v, %v; want errors", taken.Addr(), pprofInUse, metricsInUse)
+	if listenLn != nil {
+		listenLn.Close()
+	}
+	if pprofInUse == nil || listenInUse == nil || metricsInUse == nil {
+		t.Fatalf("cli.ServePprof, cli.Listen and cli.ServeMetrics on %s, a port in use: %v, %v, %v; want errors", taken.Addr(), pprofInUse, listenInUse, metricsInUse)
 	}
 	for flag, want := range map[string]string{
 		"--pprof":          pprofInUse.Error(),
+		"--listen":         listenInUse.Error(),
 		"--metrics-listen": metricsInUse.Error() + ", or leave it empty to serve /metrics on --listen",
 	} {
 		dialled, err := runToTheLedger(t, io.Discard, flag, taken.Addr().String())
@@ -807,6 +813,7 @@ func TestCheckedBeforeTheLedger(t *testing.T) {
 			t.Errorf("%s %s, a port in use: dialled the ledger: %t, %v; want the error (not a usage error)\n%s", flag, taken.Addr(), dialled, err, want)
 		}
 	}
+	// Port 0 is among the good values: the kernel picks a free port.
 	good := []string{"--listen", "[::1]:0", "--pprof", "127.0.0.1:0", "--trusted-proxies", " 10.0.0.0/8, 127.0.0.1,::1 ,fd00::/8", "--org", "Observers",
 		"--workers", "1", "--procs", "0", "--redis-replicas", "-1", "--redis-addr", "127.0.0.1:6379,127.0.0.1:6380"}
 	if dialled, err := runToTheLedger(t, io.Discard, good...); !dialled || !errors.Is(err, errNoLedger) {

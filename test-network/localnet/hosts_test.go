@@ -56,6 +56,9 @@ func TestOrganisationsOnSeparateHosts(t *testing.T) {
 	if os.Getenv(voteRunEnv) != "" {
 		t.Skip("inside the vote run's helper process")
 	}
+	if why := nettest.SeparateHostsSkip(); why != "" {
+		t.Skip(why) // before Config reserves a port range and builds the commands
+	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
 	bin := filepath.Dir(cfg.Chaincode) // the test's run folder, with the chaincode's copy
@@ -415,6 +418,9 @@ func voteRun(ctx context.Context, t *testing.T, n *localnet.Network, m *nettest.
 func TestBundlesBringUpAcrossNamespaces(t *testing.T) {
 	if os.Getenv(voteRunEnv) != "" {
 		t.Skip("inside the vote run's helper process")
+	}
+	if why := nettest.SeparateHostsSkip(); why != "" {
+		t.Skip(why) // before Config reserves a port range and builds the commands
 	}
 	cfg := nettest.Config(t)
 	m := nettest.SeparateHosts(t, cfg.PortBase)
