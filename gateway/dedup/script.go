@@ -158,7 +158,8 @@ func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
 
 // parseResult decodes one vote's answer of the script: status, value, log
 // index. Its errors name the types of r's values, not the values (a
-// vote's stream entry id and log index): a call's error is logged with the
+// vote's stream entry id and log index), and an unknown status word of a
+// few lowercase letters (a script of another version): a call's error is logged with the
 // request's id of each vote of the call, which the access log ties to its
 // client's address.
 func parseResult(r []any) (Result, error) {
@@ -179,7 +180,24 @@ func parseResult(r []any) (Result, error) {
 	case "maybe":
 		return Result{BloomMaybe: true}, nil
 	}
+	if scriptWord(status) { // a script of another version: its word says which
+		return Result{}, fmt.Errorf("dedup: unknown script status %q in a result of types %s", status, replyTypes(r))
+	}
 	return Result{}, fmt.Errorf("dedup: unknown script status in a result of types %s", replyTypes(r))
+}
+
+// scriptWord reports whether s looks like a status word of the script (a
+// few lowercase letters), not a value of a vote put in its place.
+func scriptWord(s string) bool {
+	if s == "" || len(s) > 8 {
+		return false
+	}
+	for _, c := range s {
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // replyTypes is the types of r's values, as fmt's %T writes them: "[string

@@ -29,4 +29,8 @@ func TestMalformedResultNamesNoValues(t *testing.T) {
 			t.Errorf("parseResult(%v): %v; want the values' types", r, err)
 		}
 	}
+	// A status word of another script version is named (it says which).
+	if _, err := parseResult([]any{"okay", "1733234567890-7", int64(41)}); err == nil || !strings.Contains(err.Error(), `"okay"`) {
+		t.Errorf("parseResult of status okay: %v; want the word named", err)
+	}
 }

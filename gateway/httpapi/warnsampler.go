@@ -40,8 +40,8 @@ const (
 // hidden by it. Errors are told apart by their class (errClass: the text
 // with each number and id, and a connection's local address, made "#"), so
 // the errors of one cause that differ only in an id, a count or a local
-// port are one, and those of different hosts stay apart. The others of its
-// kind within the window are counted (and written at debug, as every
+// port are one, and those of different IP addresses stay apart. The others
+// of its kind within the window are counted (and written at debug, as every
 // request is), and once the window has ended one line at the kind's level
 // summarises them: "<message>: N more in the 1s after the first" ("http: N
 // more 503 overloaded answers in the 1s after the first" for the access
@@ -270,7 +270,9 @@ func (s *Server) sampledLevel(ctx context.Context, k warnKind, state string, err
 // those of different hosts: a name holding a digit ("redis-0", "peer0",
 // "x509") is not a number, and another IP address (IPv4, or IPv6 in
 // brackets, with its port) stays as it is, so a Redis Cluster node that
-// fails alone is not hidden under another's errors. A text without a digit
+// fails alone is not hidden under another's errors (a host name's port,
+// "localhost:7001", and a label starting with a digit, "10-0-0-9.pod", are
+// numbers to it, so such hosts are one). A text without a digit
 // is its own class, at no cost.
 func errClass(text string) string {
 	if strings.IndexAny(text, "0123456789") < 0 {

@@ -1104,8 +1104,9 @@ func (l *Log) Acceptance(ctx context.Context, voteID, state string, index uint64
 // readError is err, of a read of the state's log for Acceptance, in a
 // text that names no index nor range (which may start at the vote's
 // index): a Redis error as the client gave it, an entry that does not
-// decode without the decoding error, which may name the entry's vote.
-// Other errors (ErrDiverged's, which names the log's sizes) stay.
+// decode without the decoding error, which may name the entry's vote (the
+// background round's "intake log: sign" warn line, which carries no
+// request's id, names the entry and the cause). Other errors (ErrDiverged's, which names the log's sizes) stay.
 func readError(state string, err error) error {
 	var le *votequeue.LogEntriesError
 	switch {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -178,5 +179,22 @@ func TestRepublishHeadReplacesOnlyAnotherStampOfItsLog(t *testing.T) {
 		if got, err := GetHead(ctx, rdb, "CA"); err != nil || got != c.want {
 			t.Fatalf("%s: stored head %+v, %v; want %+v", c.what, got, err, c.want)
 		}
+	}
+}
+
+// LogEntriesError keeps the texts LogEntries' errors had before it was a
+// type (the public log route shows them) and unwraps to its cause, so that
+// callers still find context and Redis errors through it.
+func TestLogEntriesErrorContract(t *testing.T) {
+	read := &LogEntriesError{Partition: "CA", Start: 41, End: 42, Err: context.Canceled}
+	if got, want := read.Error(), "votequeue: read the CA log [41, 42): context canceled"; got != want {
+		t.Errorf("read error %q; want %q", got, want)
+	}
+	if !errors.Is(error(read), context.Canceled) {
+		t.Errorf("errors.Is(%v, context.Canceled) is false", read)
+	}
+	var decode *LogEntriesError
+	if err := fmt.Errorf("wrapped: %w", badEntry("NY", 7, errors.New("truncated"))); !errors.As(err, &decode) || !decode.Decode || decode.Start != 7 || decode.Error() != "votequeue: NY log entry 7: truncated" {
+		t.Errorf("errors.As of a bad entry: %+v; want Decode, entry 7, its text", decode)
 	}
 }
