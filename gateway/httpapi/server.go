@@ -22,8 +22,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,6 +199,9 @@ type Server struct {
 	// clock each (time.Now reads the wall clock too).
 	epoch  time.Time
 	secret *ballot.Secret
+	// voteID draws a vote's id: secret's NewIssuedVoteID (a test's fake,
+	// to fail as crypto/rand can).
+	voteID func() (string, error)
 	bodies sync.Pool // *[]byte: request bodies of known length
 	warns  warnSampler
 }
@@ -221,6 +226,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		secret:      ballot.NewSecret(cfg.Secret),
 		bodies:      sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }},
 	}
+	s.voteID = s.secret.NewIssuedVoteID
 	s.watch = newWatcher(deps.Elections, deps.Intake, s.m, deps.Log)
 	s.ledger = newLedgerProbe(deps.Ledger, cfg, s.m, deps.Log)
 	g, err := newEngine(cfg)
@@ -341,9 +347,10 @@ func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
 	// The answer names no internal detail (addresses, users, errors); the
-	// log has it.
+	// log has it, sampled (sampledLine): under a Redis outage every probe
+	// of every load balancer and kubelet fails.
 	if err := s.deps.Intake.Ping(ctx); err != nil {
-		s.logger(c).Warn("not ready: redis", "err", err)
+		s.sampledLine(c, slog.LevelWarn, "not ready: redis", codeNotReady, "", err)
 		s.unavailable(c, codeNotReady, "the gateway cannot reach its queue")
 		return
 	}
@@ -418,17 +425,54 @@ func statusLabel(status int) string {
 
 // recover turns a panic into a logged 503, so a bug answers like any other
 // fault on our side (the vote was not acknowledged) instead of a bare 500.
+// Its error line, with the panic and the stack, is sampled (warnSampler):
+// a bug on the vote's path panics on every vote, and a line of a stack's
+// kilobytes per vote would flood the log and hide the others. Each
+// distinct panic (its value's class, errClass, at its site: the function,
+// file and line that panicked, which no number masks) still has its first
+// line of a window written at error with its stack, so a second bug is not
+// hidden under the first; the others are at debug and counted.
 func (s *Server) recover(c *gin.Context) {
 	defer func() {
 		if r := recover(); r != nil {
 			if r == http.ErrAbortHandler {
 				panic(r)
 			}
-			s.logger(c).Error("panic", "panic", r, "stack", string(debug.Stack()))
+			ctx := c.Request.Context()
+			k := warnKind{level: slog.LevelError, msg: "panic", code: codeUnavailable}
+			level := k.level
+			if s.sampling(ctx, k) {
+				l := warnLine{err: errClass(fmt.Sprint(r)) + " at " + panicSite()}
+				level = s.warns.level(ctx, s.deps.Log, k, l, s.cfg.Now())
+			}
+			if s.deps.Log.Enabled(ctx, level) {
+				s.logger(c).Log(ctx, level, "panic", "panic", r, "stack", string(debug.Stack()))
+			}
 			s.unavailable(c, codeUnavailable, "internal error")
 		}
 	}()
 	c.Next()
+}
+
+// panicSite is where the panic being recovered was raised: the function,
+// file and line of the first frame outside the runtime below
+// runtime.gopanic; "" if the stack holds none.
+func panicSite() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function + " " + f.File + ":" + strconv.Itoa(f.Line)
+		}
+		if !more {
+			return ""
+		}
+	}
 }
 
 // rateLimit refuses requests over the per-client or global rate with 429.

@@ -388,9 +388,9 @@ func (s *Server) castVote(c *gin.Context, req voteRequest) {
 		s.unavailable(c, codeOverloaded, "too many votes waiting for the ledger; retry later")
 		return
 	}
-	id, err := s.secret.NewIssuedVoteID()
-	if err != nil {
-		s.logger(c).Error("vote id", "err", err)
+	id, err := s.voteID()
+	if err != nil { // crypto/rand failing: every vote would, so sampled
+		s.sampledLine(c, slog.LevelError, "vote id", codeUnavailable, req.State, err)
 		s.unavailable(c, codeUnavailable, "could not allocate a vote id")
 		return
 	}

@@ -29,8 +29,9 @@ const (
 // overloaded) or a fault (a Redis or ledger outage: 503 unavailable,
 // ledger_unavailable, election_unavailable, stopping): the access log's
 // for its 5xx answers, of one kind when they share their route pattern,
-// status and error code, and sampledLine's (a failed intake, no election
-// record, a receipt or the intake log unreadable), of one kind when they
+// status and error code, sampledLine's (a failed intake, no election
+// record, a receipt or the intake log unreadable, a vote id not drawn,
+// /readyz without Redis) and recover's (a panic), of one kind when they
 // share their level, message and error code; a few dozen kinds at most.
 //
 // The first line of a kind opens a window of warnWindow and is written as
@@ -248,7 +249,7 @@ func summarise(ctx context.Context, log *slog.Logger, k warnKind, s sampled) {
 // ("" if none) with err (nil if none), in a request of ctx: below warn, or
 // with k's level off, k's own; else warnSampler's.
 func (s *Server) sampledLevel(ctx context.Context, k warnKind, state string, err error) slog.Level {
-	if k.level < slog.LevelWarn || !s.deps.Log.Enabled(ctx, k.level) {
+	if !s.sampling(ctx, k) {
 		return k.level
 	}
 	l := warnLine{state: state}
@@ -256,6 +257,12 @@ func (s *Server) sampledLevel(ctx context.Context, k warnKind, state string, err
 		l.err = errClass(err.Error()) // outside warnSampler's lock
 	}
 	return s.warns.level(ctx, s.deps.Log, k, l, s.cfg.Now())
+}
+
+// sampling reports whether the lines of kind k, in a request of ctx, go
+// through warnSampler: at warn or above, with k's level on.
+func (s *Server) sampling(ctx context.Context, k warnKind) bool {
+	return k.level >= slog.LevelWarn && s.deps.Log.Enabled(ctx, k.level)
 }
 
 // errClass is the class of an error's text that warnSampler tells errors

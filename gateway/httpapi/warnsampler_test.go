@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/votequeue"
@@ -469,3 +470,86 @@ func sampling(w *warnSampler) bool {
 	defer w.mu.Unlock()
 	return !w.stopped
 }
+
+// pingFailingIntake is an Intake whose Ping fails with err (Redis down).
+type pingFailingIntake struct {
+	Intake
+	err error
+}
+
+func (i pingFailingIntake) Ping(context.Context) error { return i.err }
+
+// TestPerRequestFaultsSampled: a vote id that crypto/rand could not draw
+// (every vote's, then) and /readyz without Redis (every probe's) are
+// sampled like the others: 3 at one instant write the first line at its
+// level, with request_id, state where there is one, and err, the other
+// two at debug, and one line at that level counting them. Before, each
+// had its own line at error or warn.
+func TestPerRequestFaultsSampled(t *testing.T) {
+	for _, c := range []struct {
+		msg, level, first, summary string
+		opts                       fixtureOpts
+		request                    func(f *fixture)
+	}{{
+		msg: "vote id", level: "ERROR",
+		first:   `msg="vote id" request_id=\S+ state=CA err="ballot: read random vote id: entropy source failed"`,
+		summary: `msg="vote id: 2 more in the 1s after the first" code=unavailable count=2 states=CA distinct_errors=1 since=`,
+		request: func(f *fixture) {
+			f.srv.voteID = func() (string, error) { return "", errors.New("ballot: read random vote id: entropy source failed") }
+			wantError(t, f.vote(voteBody("v1", "c1", "CA", "alice")), 503, codeUnavailable)
+		},
+	}, {
+		msg: "not ready: redis", level: "WARN",
+		first:   `msg="not ready: redis" request_id=\S+ err="dial tcp 127\.0\.0\.1:6379: connect: connection refused"`,
+		summary: `msg="not ready: redis: 2 more in the 1s after the first" code=not_ready count=2 distinct_errors=1 since=`,
+		opts: fixtureOpts{wrapIntake: func(in Intake) Intake {
+			return pingFailingIntake{in, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")}
+		}},
+		request: func(f *fixture) { wantError(t, f.do(http.MethodGet, "/readyz", ""), 503, codeNotReady) },
+	}} {
+		t.Run(c.msg, func(t *testing.T) {
+			var logs bytes.Buffer
+			now := time.Now().UTC().Truncate(time.Second) // within the election's polls
+			c.opts.log, c.opts.cfg.Now = &logs, func() time.Time { return now }
+			f := newFixture(t, c.opts)
+			f.enroll("v1", "c1", "CA")
+			for range 3 {
+				c.request(f)
+			}
+			f.srv.warns.flush(context.Background(), f.srv.deps.Log, now.Add(warnWindow), false)
+			wantLines(t, grepLines(logs.String(), ` msg="`+c.msg),
+				`^time=\S+ level=`+c.level+` `+c.first+"\n$",
+				`^time=\S+ level=DEBUG msg="`+regexp.QuoteMeta(c.msg)+`" request_id=`,
+				`^time=\S+ level=DEBUG msg="`+regexp.QuoteMeta(c.msg)+`" request_id=`,
+				`^time=\S+ level=`+c.level+` `+c.summary)
+		})
+	}
+}
+
+// TestPanicsSampled: a bug that panics on every request writes, a window,
+// the first line of each distinct panic at error with its stack (two
+// sites with one message are two panics), the others at debug, and one
+// error line counting them; every request is answered 503 unavailable.
+// Before, each panic had an error line with a stack of its own.
+func TestPanicsSampled(t *testing.T) {
+	var logs bytes.Buffer
+	now := time.Now().UTC().Truncate(time.Second)
+	f := newFixture(t, fixtureOpts{log: &logs, cfg: Config{Now: func() time.Time { return now }}})
+	f.srv.gin.GET("/panic/a", panicA)
+	f.srv.gin.GET("/panic/b", panicB)
+	for _, path := range []string{"/panic/a", "/panic/a", "/panic/b", "/panic/a", "/panic/b"} {
+		wantError(t, f.do(http.MethodGet, path, ""), 503, codeUnavailable)
+	}
+	f.srv.warns.flush(context.Background(), f.srv.deps.Log, now.Add(warnWindow), false)
+	wantLines(t, grepLines(logs.String(), "level=ERROR"),
+		`^time=\S+ level=ERROR msg=panic request_id=\S+ panic="assignment to entry in nil map" stack=".*httpapi\.panicA\(`,
+		`^time=\S+ level=ERROR msg=panic request_id=\S+ panic="assignment to entry in nil map" stack=".*httpapi\.panicB\(`,
+		`^time=\S+ level=ERROR msg="panic: 3 more in the 1s after the first" code=unavailable count=3 distinct_errors=2 since=`)
+	if debug := grepLines(logs.String(), "level=DEBUG msg=panic "); strings.Count(debug, " stack=") != 3 {
+		t.Errorf("panics at debug:\n%swant the 3 counted, each with its stack", debug)
+	}
+}
+
+// panicA and panicB are handlers that panic alike at two sites (a bug).
+func panicA(*gin.Context) { var m map[string]int; m["a"]++ }
+func panicB(*gin.Context) { var m map[string]int; m["b"]++ }
