@@ -54,7 +54,6 @@ type fakeLedger struct {
 	held       []*fakeTx
 	late       []*fakeTx // committed, their status not yet delivered
 	blockOfErr error     // if set, BlockOfTx fails with it (the peer not answering)
-	lookingUp  func()    // if set, BlockOfTx calls it first (under mu)
 	subs       []chan uint64
 	shared     [][]string // the batch ids of every transaction carrying several
 }
@@ -269,9 +268,6 @@ func (f *fakeLedger) Batch(_ context.Context, state string, seq uint64) (ballot.
 func (f *fakeLedger) BlockOfTx(_ context.Context, txID string) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.lookingUp != nil {
-		f.lookingUp()
-	}
 	if f.blockOfErr != nil {
 		return 0, f.blockOfErr
 	}

@@ -20,24 +20,17 @@ func newFirstFaultRig(t *testing.T, what fault) *attemptRig {
 }
 
 // startWithdrawn starts the attempt of batch 1, has it judged lost
-// (overtake), and waits for the verdict to be withdrawn and the attempt to
-// wait again, its timer set from the clock's time at the withdrawal: the
-// test's next Advance must come after that timer is set, or it would be
-// set from the time before the Advance and fall due one Advance too late.
-// The attempt sets no timer between its ledger look-up and that one, so
-// the count of timers at the look-up tells when it is set.
+// (overtake), and waits for the verdict to be withdrawn and the attempt's
+// decision to wait again to stand (notYet): its timer is then set from the
+// clock's time at the withdrawal, so the test's next Advance comes after it
+// and the timer does not fall due one Advance too late. Nothing the hook
+// does not see is coming: the fake holds the transaction's commit status.
 func (r *attemptRig) startWithdrawn() <-chan error {
-	timers := -1
-	r.f.mu.Lock()
-	r.f.lookingUp = func() { timers = r.clk.waiting() }
-	r.f.mu.Unlock()
+	r.t.Helper()
 	res := r.start(1)
 	r.overtake(2)
 	waitFor(r.t, "the verdict withdrawn", func() bool { return r.lostChecks("withdrawn") == 1 })
-	r.f.mu.Lock()
-	lookedUp := timers
-	r.f.mu.Unlock()
-	waitFor(r.t, "the wait after the withdrawal", func() bool { return r.clk.waiting() > lookedUp })
+	r.notYet(1, res)
 	return res
 }
 

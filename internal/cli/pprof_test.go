@@ -3,11 +3,14 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/votechain/votechain/internal/testport"
 )
 
 // TestServePprof: the profiling endpoints answer at the logged address once
@@ -33,7 +36,7 @@ func TestServePprof(t *testing.T) {
 		t.Errorf("GET /debug/pprof/cmdline: %d; want 200", resp.StatusCode)
 	}
 
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +77,8 @@ func TestServePprofLoopbackOnly(t *testing.T) {
 			t.Errorf("--pprof %s: %v; want a loopback address accepted", addr, err)
 		}
 	}
-	for _, addr := range []string{"127.0.0.1:0", "localhost:0"} {
+	ports := testport.Ports(t, 2)
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("localhost:%d", ports[1])} {
 		srv, err := ServePprof(addr, log)
 		if err != nil {
 			t.Errorf("--pprof %s: %v; want it served", addr, err)
