@@ -455,8 +455,9 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 // panicSite is where the panic being recovered was raised: the function,
-// file and line of the first frame outside the runtime below
-// runtime.gopanic; "" if the stack holds none.
+// file and line of the first frame outside the runtime (runtime. and Go's
+// internal/runtime/ packages, such as its maps) below runtime.gopanic; ""
+// if the stack holds none.
 func panicSite() string {
 	pcs := make([]uintptr, 64)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
@@ -466,7 +467,7 @@ func panicSite() string {
 		switch {
 		case f.Function == "runtime.gopanic":
 			panicking = true
-		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+		case panicking && !strings.HasPrefix(f.Function, "runtime.") && !strings.HasPrefix(f.Function, "internal/runtime/"):
 			return f.Function + " " + f.File + ":" + strconv.Itoa(f.Line)
 		}
 		if !more {

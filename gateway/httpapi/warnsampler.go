@@ -68,7 +68,8 @@ type warnSampler struct {
 }
 
 // warnKind is a kind of line: the access log's (msg "http") for a 5xx
-// answer, or sampledLine's (no route or status).
+// answer, sampledLine's (no route or status), or recover's "panic" (each
+// bug told apart as an error: its value's class and its site).
 type warnKind struct {
 	level  slog.Level
 	msg    string
