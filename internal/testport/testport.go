@@ -130,20 +130,41 @@ func lockDir(t testing.TB) string {
 // openLock opens the lock file at path read-only, which is all flock
 // needs, so a lock file another user made serves this one as long as it
 // may read it (older versions made them 0644). A missing one it makes
-// readable and writable by all (0666, set explicitly past the umask).
+// first (makeLock).
 func openLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o666)
-	if err == nil {
-		if err := f.Chmod(0o666); err != nil {
-			f.Close()
-			return nil, err
-		}
-		return f, nil
+	f, err := os.Open(path) // not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
 	}
-	if !errors.Is(err, fs.ErrExist) {
+	if err := makeLock(path); err != nil {
 		return nil, err
 	}
-	return os.Open(path) // not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder
+	return os.Open(path)
+}
+
+// makeLock makes the lock file at path readable and writable by all
+// (0666, set explicitly past the umask), unless it exists: made under a
+// temporary name in the same folder, given its mode there and then linked
+// to path, so no one finds path with another mode (a file another user
+// made 0600 under path could not be opened until its maker chmodded it).
+// The temporary name is removed again.
+func makeLock(path string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = tmp.Chmod(0o666)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err // fs.ErrExist: another test made it meanwhile
+	}
+	return nil
 }
 
 // free reports whether the width ports from first can be listened on.

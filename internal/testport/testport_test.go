@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 )
 
 // TestPortsAreReservedBelowTheEphemeralRange: server ports come from the
@@ -110,6 +111,89 @@ func TestLocksServeEveryUser(t *testing.T) {
 			t.Errorf("lock folder made 0755 before is %v; want %v", got, want)
 		}
 	})
+}
+
+// TestLockFileAppearsWithItsMode: a lock file made under a umask of 077
+// is never seen under its name with another mode than 0666 (which another
+// user could not open): the name appears once (inotify's IN_CREATE or
+// IN_MOVED_TO) and its mode is not changed after (no IN_ATTRIB), no
+// temporary name is left behind, and a second maker that finds the name
+// taken leaves that file as it is and opens it.
+func TestLockFileAppearsWithItsMode(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := lockDir(t)
+	path := lockFile(firstBase)
+	events := watch(t, dir)
+	defer syscall.Umask(syscall.Umask(0o077))
+	f, err := openLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if got := mode(t, path); got != 0o666 {
+		t.Errorf("lock file made %v; want %v", got, os.FileMode(0o666))
+	}
+	seen := events()[filepath.Base(path)]
+	if len(seen) == 0 || seen[0]&(syscall.IN_CREATE|syscall.IN_MOVED_TO) == 0 || slices.ContainsFunc(seen, func(m uint32) bool { return m&syscall.IN_ATTRIB != 0 }) {
+		t.Errorf("lock file's inotify events %#x; want it to appear (IN_CREATE or IN_MOVED_TO, %#x or %#x) with no IN_ATTRIB (%#x) after: its mode set while others could open it", seen, syscall.IN_CREATE, syscall.IN_MOVED_TO, syscall.IN_ATTRIB)
+	}
+
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := makeLock(path); err != nil {
+		t.Errorf("makeLock of an existing lock file: %v; want it left as it is", err)
+	}
+	f, err = openLock(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) || after.Mode() != 0o666 {
+		t.Errorf("existing lock file opened as %v, %v; want the same file, mode %v", after, err, os.FileMode(0o666))
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("lock folder holds %v (%v); want the lock file alone, no temporary name left", entries, err)
+	}
+}
+
+// watch starts watching dir with inotify for names that appear or whose
+// metadata changes; the function it returns gives the events queued so far,
+// their masks by name in order.
+func watch(t *testing.T, dir string) func() map[string][]uint32 {
+	t.Helper()
+	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO|syscall.IN_ATTRIB); err != nil {
+		t.Fatal(err)
+	}
+	return func() map[string][]uint32 {
+		events := map[string][]uint32{}
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := syscall.Read(fd, buf)
+			if err == syscall.EAGAIN {
+				return events
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i+syscall.SizeofInotifyEvent <= n; {
+				e := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[i]))
+				i += syscall.SizeofInotifyEvent
+				name := strings.TrimRight(string(buf[i:i+int(e.Len)]), "\x00")
+				i += int(e.Len)
+				if e.Mask&syscall.IN_Q_OVERFLOW != 0 {
+					t.Fatal("inotify queue overflowed")
+				}
+				events[name] = append(events[name], e.Mask)
+			}
+		}
+	}
 }
 
 // mode is the mode of the file at path.

@@ -102,7 +102,7 @@ func SeparateHosts(t testing.TB, portBase int) *Machines {
 func SeparateHostsSkip() string {
 	switch {
 	case testing.Short():
-		return "makes network namespaces for an integration test: skipped under -short (run make test)"
+		return shortSkip("makes network namespaces for an integration test")
 	case os.Geteuid() != 0:
 		return "needs root (euid 0) for network namespaces: run make test as root (CI does), e.g. in a container or VM"
 	}

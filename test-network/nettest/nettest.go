@@ -183,8 +183,14 @@ func PortBase(t testing.TB) int {
 func Integration(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("starts a Fabric network: skipped under -short (run make test)")
+		t.Skip(shortSkip("starts a Fabric network"))
 	}
+}
+
+// shortSkip is the reason an integration test gives for its skip under
+// -short: what it does, then that -short skips it and how to run it.
+func shortSkip(what string) string {
+	return what + ": skipped under -short (run make test)"
 }
 
 // Config returns the configuration of a private network instance for t,
