@@ -244,7 +244,7 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	}
 	r.rep.Machine.YardstickStart = r.yardstick(ctx, "before the run")
 	r.rep.Machine.PageFaultStart = r.pageFaultCost(ctx, "before the run")
-	if !r.onItsSystem() {
+	if !r.cfg.onItsSystem() {
 		return r.only(ctx, began)
 	}
 
@@ -283,37 +283,37 @@ func Run(ctx context.Context, cfg Config) (*report.Report, error) {
 	return r.rep, nil
 }
 
-// onItsSystem reports whether the run's phases run on the run's system in
-// cfg.Stack.Dir: all of them, or one that can run alone there (--only
-// sweep, intake, ab), not one with a stack of its own (r.only).
-func (r *run) onItsSystem() bool {
-	switch r.cfg.Only {
+// onItsSystem reports whether the phases of a run of cfg run on the run's
+// system in cfg.Stack.Dir: all of them, or one that can run alone there
+// (--only sweep, intake, ab), not one with a stack of its own (run.only).
+func (cfg Config) onItsSystem() bool {
+	switch cfg.Only {
 	case "", OnlySweep, OnlyIntake, OnlyAB:
 		return true
 	}
 	return false
 }
 
-// prepare checks an A/B run's settings, then for --fresh wipes the
-// previous system the run would use (not before a lone phase on a stack
-// of its own), or without it refuses a kept system made with another
-// --port-base (checkKept), then records the environment. In that order: a wrong
-// command wipes nothing, and the environment is checked against the
-// system the run will make, not against the folder's old record, which
-// stack.New refuses when it was made with another --port-base (the check
-// then said only why it could not be made).
+// prepare checks an A/B run's settings and the run folder (CheckRunDir:
+// with --fresh one no stack made, without it a kept system made with
+// another --port-base), then for --fresh wipes the previous system the
+// run would use (not before a lone phase on a stack of its own), then
+// records the environment. In that order: a wrong command wipes nothing,
+// and the environment is checked against the system the run will make,
+// not against the folder's old record, which stack.New refuses when it
+// was made with another --port-base (the check then said only why it
+// could not be made).
 func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.Only == OnlyAB {
 		if err := CheckAB(ctx, r.cfg.AB, r.cfg.Stack.Voters-r.cfg.Stack.DriverVoters, r.cfg.Stack.BinDir); err != nil {
 			return err
 		}
 	}
-	if r.cfg.Fresh && r.onItsSystem() {
+	if err := CheckRunDir(r.cfg); err != nil {
+		return err
+	}
+	if r.cfg.Fresh && r.cfg.onItsSystem() {
 		if err := r.wipe(); err != nil {
-			return err
-		}
-	} else if r.onItsSystem() {
-		if err := r.cfg.Stack.checkKept(stack.NetworkDir(r.cfg.Stack.Dir), 0); err != nil {
 			return err
 		}
 	}
@@ -409,14 +409,14 @@ func (r *run) end(ctx context.Context, began time.Time) {
 // wipe stops the previous benchmark system and deletes its data
 // (wipeStack), its scale-out stack and extra networks with it. A folder no
 // stack made ($HOME given as --dir) is refused before anything is stopped
-// or deleted (stack.CheckRunDir).
+// or deleted (checkWipe).
 func (r *run) wipe() error {
 	dir := r.cfg.Stack.Dir
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		return nil
 	}
-	if err := stack.CheckRunDir(dir); err != nil {
-		return fmt.Errorf("--fresh: %w", err)
+	if err := checkWipe(dir); err != nil {
+		return err
 	}
 	r.say("wiping the previous benchmark system in %s", dir)
 	if err := wipeStack(dir, r.cfg.Stack.Log); err != nil {

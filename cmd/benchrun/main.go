@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string) error {
 	extraDriveRate := fs.Float64("extra-drive-rate", plan.ExtraDriveRate, "as --drive-rate, for the eligibility drives on extra fresh networks: sizes the roll they share")
 	electionFile := fs.String("election", "config/election.json", "election template of the benchmark system: its states and contests (config/election.json: one race; config/referendum.json: three questions, whose roll has three entries per voter and takes three times as long to write, and whose ledger ceiling is then also measured with every vote in one question on the run's own network)")
 	contestsFile := fs.String("contests-election", "config/referendum.json", "election template whose contests (two or more) the ledger ceiling is measured over, against every vote in one of them, on an extra network, when --election has one contest (empty: not measured)")
-	reports := fs.String("reports", "bench/reports", "folder that gets the run's report folder: <date>-<cpus>cpu-<host>, or the first free of it with -run2, -run3, …")
+	reports := fs.String("reports", "bench/reports", "folder that gets the run's report folder: <date>-<cpus>cpu-<host>, or the first free of it with -run2, -run3, … (a run refused at its start, or ended before it measured anything, leaves none)")
 	ledgerPrio := stack.LedgerPriorityFlag(fs, "the benchmark's system (as make up)")
 	fresh := fs.Bool("fresh", true, "wipe the benchmark system first (an empty ledger and an unused roll): every process its folder records is stopped first, and if one will not stop it is named and nothing is deleted; a --dir holding files but no "+rundir.Marker+" (made by no votechain command) is refused, deleting nothing")
 	keep := fs.Bool("keep", false, "leave the benchmark system running afterwards")
@@ -148,8 +148,8 @@ func run(ctx context.Context, args []string) error {
 	if *quick && !setFlags["voters"] {
 		*voters = 1_000_000
 	}
-	// The flags are checked, and the election templates read, before the
-	// report's folder is made.
+	// The flags are checked, the election templates read and the run
+	// folder checked before the report's folder is made.
 	if err := checkRunFlags(fs); err != nil {
 		return err
 	}
@@ -199,6 +199,9 @@ func run(ctx context.Context, args []string) error {
 	if err := suite.CheckPortBase(cfg); err != nil { // the stacks this run brings up, not every run's
 		return cli.Usagef("--port-base %d: %w", *portBase, err)
 	}
+	if err := suite.CheckRunDir(cfg); err != nil { // as suite.Run would, once it had the report's folder
+		return err
+	}
 	if err := checkFreeSpace(*dir, *minFree); err != nil {
 		return err
 	}
@@ -215,6 +218,10 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// A run that wrote nothing into the folder it made (it failed to
+	// start, or ended before it measured anything) leaves none: os.Remove
+	// removes no folder that holds a file.
+	defer os.Remove(out)
 	fmt.Fprintf(os.Stderr, "report folder: %s\n", out)
 	if err := os.MkdirAll(filepath.Dir(*dir), 0o755); err != nil { // a fresh clone has no .run yet
 		return err

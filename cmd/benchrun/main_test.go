@@ -20,6 +20,9 @@ import (
 	"github.com/votechain/votechain/bench/suite"
 	"github.com/votechain/votechain/internal/cli"
 	"github.com/votechain/votechain/internal/cli/clitest"
+	"github.com/votechain/votechain/internal/rundir"
+	"github.com/votechain/votechain/internal/rundir/rundirtest"
+	"github.com/votechain/votechain/internal/stack"
 )
 
 func TestMain(m *testing.M) {
@@ -372,4 +375,69 @@ func TestReportFolderTakesTheFirstFreeName(t *testing.T) {
 			t.Errorf("the earlier report in %s: %q, %v; want it kept", taken, data, err)
 		}
 	}
+}
+
+// TestRefusedRunLeavesNoReportFolder: a run refused for its run folder
+// (--fresh or not, a --dir no votechain command made, whose file stays;
+// --fresh=false, a system kept there from another --port-base) is refused
+// before it makes its report's folder, so that even a --reports under a
+// file, where none can be made, gets the refusal; one that fails after
+// making it (its log file cannot be made) removes it, empty, again. The
+// reports folder holds only the empty folder it held before. Each run
+// ends before any system starts, with or without the fix.
+func TestRefusedRunLeavesNoReportFolder(t *testing.T) {
+	clitest.ClearEnv(t, stack.EnvPrefixes()...)
+	reports := t.TempDir()
+	if err := os.Mkdir(filepath.Join(reports, "earlier"), 0o755); err != nil { // an earlier run's, empty
+		t.Fatal(err)
+	}
+	runIn := func(dir string, args ...string) error {
+		return run(t.Context(), append([]string{"--min-free-gb", "0", "--port-base", "20000", "--reports", reports, "--dir", dir,
+			"--election", "../../config/election.json", "--contests-election", "../../config/referendum.json"}, args...))
+	}
+	foreign := filepath.Join(t.TempDir(), "home")
+	thesis := rundirtest.Foreign(t, foreign)
+	rundirtest.Refused(t, "--fresh", runIn(foreign), thesis)
+	rundirtest.Refused(t, "--fresh=false", runIn(foreign, "--fresh=false"), thesis)
+	rundirtest.Refused(t, "--fresh with --reports under a file", runIn(foreign, "--reports", filepath.Join(thesis, "reports")), thesis)
+
+	kept := filepath.Join(t.TempDir(), "bench")
+	data, err := json.Marshal(map[string]any{"port_base": 30000, "consensus": "bft"})
+	if err == nil {
+		err = rundir.Make(kept, nil, nil)
+	}
+	if err == nil {
+		err = os.Mkdir(stack.NetworkDir(kept), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(stack.NetworkDir(kept), "state.json"), data, 0o644)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runIn(kept, "--fresh=false"); err == nil || !strings.Contains(err.Error(), "was made with --port-base 30000") {
+		t.Errorf("--fresh=false on a system kept from --port-base 30000: %v; want it refused", err)
+	}
+
+	noLog := filepath.Join(t.TempDir(), "bench")
+	if err := os.MkdirAll(noLog+".log", 0o755); err != nil { // the run's log file cannot be made there
+		t.Fatal(err)
+	}
+	if err := runIn(noLog); err == nil || !strings.Contains(err.Error(), noLog+".log") {
+		t.Errorf("a --dir whose log file cannot be made: %v; want it to fail naming the log", err)
+	}
+
+	entries, _ := os.ReadDir(reports)
+	if names := dirNames(entries); !slices.Equal(names, []string{"earlier"}) {
+		t.Errorf("the reports folder after the refused runs holds %q; want only the earlier run's %q", names, "earlier")
+	}
+}
+
+// dirNames are the names of entries.
+func dirNames(entries []os.DirEntry) []string {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names
 }
