@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/votechain/votechain/internal/rundir"
 )
 
 // burn is the CPU time burnCPU spends.
@@ -140,21 +142,15 @@ func TestCPUBookWrites(t *testing.T) {
 // its folder in t.Cleanup.
 func testFile(t *testing.T) *os.File {
 	t.Helper()
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
+	root, _, err := rundir.FindModule(wd)
+	if err != nil {
+		t.Fatal(err)
 	}
-	base := filepath.Join(dir, ".run", "test", "measure")
+	base := filepath.Join(root, ".run", "test", "measure")
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@
 // build for another platform or with build tags may link other packages.
 // It follows the module's own packages only: it runs no go command and
 // needs no network. The module is the one whose go.mod is the nearest
-// above the package's folder; a folder below it with a go.mod of its own
+// above the package's folder (rundir.FindModule); a folder below it with a go.mod of its own
 // (such as network/fabricbin) holds another module, whose packages, though
 // their paths start with the module's, the walk does not follow.
 package importcheck
@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/votechain/votechain/internal/rundir"
 )
 
 // Rule is what a package may link of its module, each package named by
@@ -187,7 +189,7 @@ func walk(dir string) (links, error) {
 	if err != nil {
 		return links{}, err
 	}
-	modRoot, module, err := findModule(abs)
+	modRoot, module, err := rundir.FindModule(abs)
 	if err != nil {
 		return links{}, err
 	}
@@ -245,38 +247,4 @@ func (l links) reached() string {
 		return "none of the module's packages"
 	}
 	return strings.Join(l.order, ", ")
-}
-
-// findModule is the folder of the go.mod nearest above dir (dir itself
-// included), and the module path it declares.
-func findModule(dir string) (root, module string, err error) {
-	for root = dir; ; {
-		data, err := os.ReadFile(filepath.Join(root, "go.mod"))
-		if err == nil {
-			module, err := modulePath(data)
-			if err != nil {
-				return "", "", fmt.Errorf("%s: %w", filepath.Join(root, "go.mod"), err)
-			}
-			return root, module, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return "", "", err
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return "", "", fmt.Errorf("no go.mod in %s or above it", dir)
-		}
-		root = parent
-	}
-}
-
-// modulePath is the module path that go.mod data declares.
-func modulePath(data []byte) (string, error) {
-	for line := range strings.Lines(string(data)) {
-		line, _, _ = strings.Cut(line, "//")
-		if name, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
-			return strings.Trim(strings.TrimSpace(name), `"`), nil
-		}
-	}
-	return "", errors.New("go.mod declares no module")
 }

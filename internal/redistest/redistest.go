@@ -33,6 +33,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/votechain/votechain/internal/redisserver"
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/testport"
 )
 
@@ -117,7 +118,11 @@ func serverBin(t testing.TB) string {
 // servers' shutdown).
 func testDir(t testing.TB) string {
 	t.Helper()
-	root, err := repoRoot()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	root, _, err := rundir.FindModule(wd)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -261,24 +266,6 @@ func (s *Server) stop() {
 		<-s.exit
 	}
 	s.cmd = nil
-}
-
-// repoRoot finds the module root: the nearest ancestor holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // sanitize makes a test name usable as a folder name prefix.

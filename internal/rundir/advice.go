@@ -86,33 +86,6 @@ func (t Tool) besideRan(ran string) string {
 	return ShellQuote(path)
 }
 
-// Module is the project's Go module path, which the go.mod beside its
-// Makefile names.
-const Module = "github.com/votechain/votechain"
-
-// inProject reports whether the working directory is the project's, where
-// make's targets run: it holds a Makefile and a go.mod naming Module (a
-// Makefile alone may be any other project's).
-func inProject() bool {
-	info, err := os.Stat("Makefile")
-	if err != nil || !info.Mode().IsRegular() {
-		return false
-	}
-	data, err := os.ReadFile("go.mod")
-	return err == nil && modulePath(data) == Module
-}
-
-// modulePath is the module path the go.mod content data declares ("" for
-// none).
-func modulePath(data []byte) string {
-	for _, line := range strings.Split(string(data), "\n") {
-		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
-			return strings.Trim(fields[1], `"`)
-		}
-	}
-	return ""
-}
-
 // sameFolder reports whether a and b name the same folder from the working
 // directory (compared as absolute paths, symbolic links resolved where they
 // exist).

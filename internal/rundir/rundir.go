@@ -4,7 +4,10 @@
 // also writes, for advice in messages, the command lines that act on a
 // run folder (Tool.Command), of the project's programs among others
 // (Votechain, Vcnet), so that any command can advise them without linking
-// the packages that run them.
+// the packages that run them. It reads a go.mod the one way the project
+// does (FindModule, ModulePath): the folder whose make targets it advises
+// is the one whose go.mod names Module, and tests find the module's
+// folder, for their .run/test data, by FindModule.
 package rundir
 
 import (

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/votechain/votechain/internal/rundir"
 	"github.com/votechain/votechain/internal/testport"
 	"github.com/votechain/votechain/network"
 	"github.com/votechain/votechain/test-network/localnet"
@@ -26,20 +27,15 @@ import (
 // working directory (go test runs in the package folder).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "network", "builder")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root not found above the working directory")
-		}
-		dir = parent
+	root, _, err := rundir.FindModule(wd)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 // RunDir makes a fresh folder for one test under .run/test and removes it when
