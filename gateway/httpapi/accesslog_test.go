@@ -19,10 +19,10 @@ func TestAccessLogNamesTheRouteNotThePath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.do(http.MethodGet, "/api/v1/votes/"+id, "")
+	f.do(http.MethodGet, ballot.ReceiptPath(id), "")
 	f.do(http.MethodGet, "/no/such/"+id, "")
 	logged := logs.String()
-	if !strings.Contains(logged, "route=/api/v1/votes/:vote_id") || !strings.Contains(logged, "route=unmatched") {
+	if !strings.Contains(logged, "route="+ballot.ReceiptPathPrefix+":vote_id") || !strings.Contains(logged, "route=unmatched") {
 		t.Errorf("the access log lacks the routes:\n%s", logged)
 	}
 	if strings.Contains(logged, id) {

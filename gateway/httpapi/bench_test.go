@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/bench/loadgen"
 	"github.com/votechain/votechain/bench/measure"
 	"github.com/votechain/votechain/gateway/dedup"
@@ -70,7 +71,7 @@ func BenchmarkVoteIntake(b *testing.B) {
 func bareGin() *gin.Engine {
 	g := gin.New()
 	g.POST("/api/v1/vote", func(c *gin.Context) {
-		c.JSON(http.StatusAccepted, voteAccepted{VoteID: "0", Status: "pending", ReceiptURL: "/api/v1/votes/0"})
+		c.JSON(http.StatusAccepted, voteAccepted{VoteID: "0", Status: "pending", ReceiptURL: ballot.ReceiptPath("0")})
 	})
 	return g
 }

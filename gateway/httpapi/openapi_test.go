@@ -13,8 +13,10 @@ import (
 )
 
 // TestOpenAPIMatchesRoutes keeps openapi.yaml in step with the handlers:
-// every gin route is documented and every documented operation is routed;
-// every error code the handlers use is in the Error schema's enum.
+// every gin route is documented and every documented operation is routed,
+// which pins the public paths (openapi.yaml spells them); ballot's receipt
+// paths are documented ones; every error code the handlers use is in the
+// Error schema's enum.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var doc struct {
 		OpenAPI    string                    `yaml:"openapi"`
@@ -56,6 +58,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	slices.Sort(routed)
 	if !slices.Equal(documented, routed) {
 		t.Fatalf("openapi.yaml documents\n  %v\nbut the server routes\n  %v", documented, routed)
+	}
+	// The receipts' paths as ballot spells them, which the gateway's
+	// answers, verify and these tests use, are the documented ones.
+	receipt := "GET " + ballot.ReceiptPathPrefix + "{vote_id}"
+	for _, op := range []string{receipt, receipt + ballot.AcceptancePathSuffix} {
+		if !slices.Contains(documented, op) {
+			t.Errorf("ballot's receipt paths give %s; openapi.yaml documents none such", op)
+		}
 	}
 	codes := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
 	for _, code := range []string{codeInvalidJSON, codeInvalidField, codeNotEligible, codeElectionClosed, codeNotFound,

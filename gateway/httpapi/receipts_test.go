@@ -148,11 +148,11 @@ func TestReceiptEndpoints(t *testing.T) {
 		status             int
 		code               string
 	}{
-		{"GET", "/api/v1/votes/" + knownVote, "", 200, ""},
-		{"GET", ballot.ReceiptPath(pendingVote), "", 200, ""},                          // the path verify --vote-id asks for
-		{"GET", "/api/v1/votes/ffffffffffffffffffffffffffffffff", "", 404, codeNoVote}, // never issued
-		{"GET", "/api/v1/votes/not-a-vote-id", "", 400, codeInvalidVoteID},
-		{"GET", "/api/v1/votes/0123456789ABCDEF0123456789ABCDEF", "", 400, codeInvalidVoteID},
+		{"GET", ballot.ReceiptPath(knownVote), "", 200, ""},
+		{"GET", ballot.ReceiptPath(pendingVote), "", 200, ""},                                // the path verify --vote-id asks for
+		{"GET", ballot.ReceiptPath("ffffffffffffffffffffffffffffffff"), "", 404, codeNoVote}, // never issued
+		{"GET", ballot.ReceiptPath("not-a-vote-id"), "", 400, codeInvalidVoteID},
+		{"GET", ballot.ReceiptPath("0123456789ABCDEF0123456789ABCDEF"), "", 400, codeInvalidVoteID},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1"}`, 200, ""},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"wrong"}`, 404, codeNoVote},
 		{"POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president"}`, 200, ""},
@@ -167,7 +167,7 @@ func TestReceiptEndpoints(t *testing.T) {
 		}
 	}
 	var r receiptView
-	if rec := f.do("GET", "/api/v1/votes/"+knownVote, ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted || r.Contest != "president" {
+	if rec := f.do("GET", ballot.ReceiptPath(knownVote), ""); json.Unmarshal(rec.Body.Bytes(), &r) != nil || r.Status != ballot.ReceiptCounted || r.Contest != "president" {
 		t.Fatalf("committed receipt must name its contest: %s", rec.Body)
 	}
 }
@@ -221,7 +221,7 @@ func TestReceiptFailureIs503(t *testing.T) {
 	} {
 		f := newFixture(t, fixtureOpts{receipts: fakeReceipts{fail: c.fail}})
 		for _, rec := range []*httptest.ResponseRecorder{
-			f.do("GET", "/api/v1/votes/"+knownVote, ""),
+			f.do("GET", ballot.ReceiptPath(knownVote), ""),
 			f.do("POST", "/api/v1/votes/lookup", `{"voter_id":"v1","credential":"c1","contest":"president"}`),
 		} {
 			if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || errorCode(t, rec) != c.code {
@@ -254,11 +254,11 @@ func TestAcceptedVoteIDIsKnown(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	f.enroll("v1", "c1", "CA")
 	id := f.accept(voteBody("v1", "c1", "CA", "alice"))
-	if rec := f.do("GET", "/api/v1/votes/"+id, ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"pending"`) {
+	if rec := f.do("GET", ballot.ReceiptPath(id), ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"pending"`) {
 		t.Fatalf("GET the accepted vote %s: %d %s", id, rec.Code, rec.Body)
 	}
 	other, _ := ballot.NewVoteID()
-	wantError(t, f.do("GET", "/api/v1/votes/"+other, ""), http.StatusNotFound, codeNoVote)
+	wantError(t, f.do("GET", ballot.ReceiptPath(other), ""), http.StatusNotFound, codeNoVote)
 }
 
 // TestResultsAnswersCarryTheirHeadersAndAreTimed: GET /api/v1/results

@@ -623,7 +623,7 @@ func TestAcceptedBodyIsTheJSONEncoding(t *testing.T) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // the "&" of the URL stays as it is
 	_ = enc.Encode(voteAccepted{VoteID: id, Contest: "L2025-001", Status: "pending", ReceiptURL: ballot.ReceiptPath(id),
-		LogIndex: &index, AcceptanceURL: ballot.ReceiptPath(id) + "/acceptance?state=CA&index=1234567"})
+		LogIndex: &index, AcceptanceURL: acceptancePath(id, "state=CA&index=1234567")})
 	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if got := appendAccepted(nil, id, "L2025-001", "CA", index); string(got) != string(want) {
 		t.Fatalf("appendAccepted with the log = %s; want %s", got, want)

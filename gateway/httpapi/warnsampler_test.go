@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/votechain/votechain/ballot"
 	"github.com/votechain/votechain/gateway/dedup"
 	"github.com/votechain/votechain/gateway/receipt"
 	"github.com/votechain/votechain/gateway/votequeue"
@@ -365,7 +366,7 @@ func TestReceiptFailureLogNamesNoVote(t *testing.T) {
 	if err := f.rdb.Set(context.Background(), votequeue.ReceiptKey(knownVote), "not a hash", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, f.do(http.MethodGet, "/api/v1/votes/"+knownVote, ""), 503, codeUnavailable)
+	wantError(t, f.do(http.MethodGet, ballot.ReceiptPath(knownVote), ""), 503, codeUnavailable)
 	switch warn := grepLines(logs.String(), `level=WARN msg="receipt unavailable"`); {
 	case !strings.Contains(warn, " request_id=") || !strings.Contains(warn, "WRONGTYPE"):
 		t.Errorf("warn lines for a receipt Redis cannot read:\n%swant one with the request id and Redis's error", warn)

@@ -29,7 +29,9 @@ import (
 // once, with a Retry-After of headPendingRetry unless that is empty, then
 // 200), one in L2 is a duplicate; the L1 vote's receipt says rejected, not
 // on the roll. It records the vote bodies and when the acceptance receipt
-// was asked for.
+// was asked for. It serves the receipts at ballot's paths, where the
+// gateway does: voter.js spells the receipt's path itself, so a move of the
+// route fails this test until the page follows.
 type fakeAPI struct {
 	headPendingRetry string
 	mu               sync.Mutex
@@ -68,7 +70,7 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		if b["contest"] == "L1" {
 			w.WriteHeader(http.StatusAccepted)
 			json.NewEncoder(w).Encode(map[string]string{"vote_id": fakeVoteID, "contest": "L1", "status": "pending",
-				"receipt_url": "/api/v1/votes/" + fakeVoteID, "acceptance_url": "/api/v1/votes/" + fakeVoteID + "/acceptance?state=CA&index=4"})
+				"receipt_url": ballot.ReceiptPath(fakeVoteID), "acceptance_url": ballot.ReceiptPath(fakeVoteID) + ballot.AcceptancePathSuffix + "?state=CA&index=4"})
 			return
 		}
 		w.WriteHeader(http.StatusConflict)
@@ -80,7 +82,7 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		}
 		w.Write([]byte(`{"vote_id":"` + earlierVoteID + `","contest":"L2","state":"CA","status":"pending"}`))
 	})
-	mux.HandleFunc("GET /api/v1/votes/{id}/acceptance", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+ballot.ReceiptPathPrefix+"{id}"+ballot.AcceptancePathSuffix, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		f.mu.Lock()
 		f.acceptanceCalls = append(f.acceptanceCalls, time.Now())
@@ -97,7 +99,7 @@ func (f *fakeAPI) routes(mux *http.ServeMux) {
 		w.Write([]byte(`{"vote_id":"` + r.PathValue("id") + `","index":4,"leaf":"00","proof":[],` +
 			`"head":{"election":"ref-1","state":"` + r.URL.Query().Get("state") + `","size":7,"key_id":"k1"}}`))
 	})
-	mux.HandleFunc("GET /api/v1/votes/{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+ballot.ReceiptPathPrefix+"{id}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.PathValue("id") != fakeVoteID {
 			w.WriteHeader(http.StatusNotFound)
