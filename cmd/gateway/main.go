@@ -420,15 +420,10 @@ func (s *listening) stopStarting(ctx context.Context, err error) error {
 
 // serveUntilStop waits until ctx ends or serving on s's --listen fails
 // (meanwhile s's front answers with g's API: run has switched it), then
-// stops g on s's server with gateway.stop: the requests in flight may
-// finish within the grace period (--shutdown-timeout: options.grace), the
-// Accepts in flight are waited for up to g.intakeWait, requests still
-// open after the grace get answerWait more for their answers before they
-// are cut, the loops end (stopLoops ends wire's context), waited for at
-// least g.loopsStop plus minLoopsWait, and the intake is closed within
-// closeWait. So a stop may take the grace period plus those waits, as
-// --shutdown-timeout's help says. run then closes the ledger, Redis and s.
-// It returns serving's failure, or nil after a stop.
+// stops g on s's server with gateway.stop (its doc says what a stop does
+// and how long it may take), given the grace period options.grace starts
+// then (--shutdown-timeout). It returns serving's failure, or nil after a
+// stop, logged "gateway stopped"; run then closes the ledger, Redis and s.
 func serveUntilStop(ctx context.Context, s *listening, g *gateway, stopLoops context.CancelFunc) error {
 	var serveFailed error
 	select {

@@ -53,8 +53,9 @@ const failoverRetryPause = 100 * time.Millisecond
 // (WAIT counts the writes of its own connection). It tries again, up to
 // Config.FailoverWait, while the script cannot have run: no reachable
 // master, a master without its replicas online, or a refusal before
-// execution (MOVED, CLUSTERDOWN, TRYAGAIN, LOADING, READONLY).
-func (d *Deduper) runReplicated(ctx context.Context, keys []string, args []any) ([]any, error) {
+// execution (MOVED, CLUSTERDOWN, TRYAGAIN, LOADING, READONLY). It returns
+// the script's answer as Redis gave it, for call to check and decode.
+func (d *Deduper) runReplicated(ctx context.Context, keys []string, args []any) (any, error) {
 	deadline := time.Now().Add(d.cfg.FailoverWait)
 	for {
 		reply, retry, err := d.tryReplicated(ctx, keys, args)
@@ -74,7 +75,7 @@ func (d *Deduper) runReplicated(ctx context.Context, keys []string, args []any) 
 }
 
 // tryReplicated makes one attempt; retry reports that nothing was written.
-func (d *Deduper) tryReplicated(ctx context.Context, keys []string, args []any) (reply []any, retry bool, err error) {
+func (d *Deduper) tryReplicated(ctx context.Context, keys []string, args []any) (reply any, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout+d.cfg.ReplicaTimeout)
 	defer cancel()
 	node, err := d.master(ctx, keys[0])
@@ -91,8 +92,7 @@ func (d *Deduper) tryReplicated(ctx context.Context, keys []string, args []any) 
 	if err != nil {
 		return nil, votequeue.NotRun(err), err
 	}
-	reply, err = res.Slice()
-	return reply, false, err
+	return res.Val(), false, nil
 }
 
 // master is the client of the master of key's slot.

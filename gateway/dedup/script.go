@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,28 +109,35 @@ func (d *Deduper) call(ctx context.Context, mode string, batch []*pending) ([]Re
 			}
 		}
 	}
-	var reply []any
+	var answer any
 	var err error
 	if _, cluster := d.rdb.(*redis.ClusterClient); cluster || d.cfg.Replicas > 0 {
 		// On a Cluster always on the slot's master's own client: the
 		// cluster client would send the script again after a dropped
 		// connection, whatever its MaxRetries (see runReplicated).
-		reply, err = d.runReplicated(ctx, keys, args)
+		answer, err = d.runReplicated(ctx, keys, args)
 	} else {
 		ctx, cancel := context.WithTimeout(ctx, d.cfg.CallTimeout)
 		defer cancel()
-		reply, err = d.script.Run(ctx, d.rdb, keys, args...).Slice()
+		answer, err = d.script.Run(ctx, d.rdb, keys, args...).Result()
+	}
+	if errors.Is(err, redis.Nil) { // Redis's answer to a script that returns nil
+		return nil, brokeContract("it answered nil for %d votes", len(batch))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dedup: %s call for %d votes of %s: %w", mode, len(batch), strings.Join(parts, ","), err)
 	}
+	reply, ok := answer.([]any)
+	if !ok {
+		return nil, brokeContract("it answered %T, not an array, for %d votes", answer, len(batch))
+	}
 	if len(reply) != 3*len(batch) {
-		return nil, fmt.Errorf("dedup: script answered %d values for %d votes", len(reply), len(batch))
+		return nil, brokeContract("it answered %d values for %d votes", len(reply), len(batch))
 	}
 	results := make([]Result, len(batch))
 	for i := range len(batch) {
 		j := order[i]
-		if results[j], err = parseResult(reply[3*i : 3*i+3]); err != nil {
+		if results[j], err = parseResult(reply[3*i:3*i+3], logOn == 1); err != nil {
 			return nil, err
 		}
 		if res := results[j]; d.cfg.Logged != nil && res.Outcome == Accepted && res.LogIndex >= 0 {
@@ -156,34 +164,62 @@ type rawArg []byte
 
 func (a *rawArg) MarshalBinary() ([]byte, error) { return *a, nil }
 
+// ErrScriptContract means the intake script (script.lua) answered what its
+// contract rules out: not an array of three values a vote, an unknown
+// status word, a value of the wrong type, a log index at odds with the
+// intake log's setting. That is a bug, a broken invariant or a script of
+// another version, not Redis failing; the script ran, so the call's votes
+// may or may not be stored. Its errors name the types of the values, not
+// the values (see parseResult), and no vote id.
+var ErrScriptContract = errors.New("dedup: the intake script broke its contract")
+
+// brokeContract is an ErrScriptContract error saying what the script
+// answered (format, a: never a value of a vote).
+func brokeContract(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrScriptContract, fmt.Sprintf(format, a...))
+}
+
 // parseResult decodes one vote's answer of the script: status, value, log
-// index. Its errors name the types of r's values, not the values (a
+// index (-1 unless logOn, the intake log on). Its errors
+// (ErrScriptContract) name the types of r's values, not the values (a
 // vote's stream entry id and log index), and an unknown status word of a
-// few lowercase letters (a script of another version): a call's error is logged with the
-// request's id of each vote of the call, which the access log ties to its
-// client's address.
-func parseResult(r []any) (Result, error) {
+// few lowercase letters (a script of another version): a call's error is
+// logged with the request's id of each vote of the call, which the access
+// log ties to its client's address.
+func parseResult(r []any, logOn bool) (Result, error) {
 	status, _ := r[0].(string)
 	switch status {
 	case "ok":
 		id, ok1 := r[1].(string)
 		index, ok2 := r[2].(int64)
 		if !ok1 || !ok2 {
-			return Result{}, fmt.Errorf("dedup: malformed accept result of types %s", replyTypes(r))
+			return Result{}, brokeContract("a malformed accept result of types %s", replyTypes(r))
+		}
+		if logOn && index < 0 {
+			return Result{}, brokeContract("an accept result without a log index, the intake log on")
+		}
+		if !logOn && index != -1 {
+			return Result{}, brokeContract("an accept result with a log index, the intake log off")
 		}
 		return Result{Outcome: Accepted, EntryID: id, LogIndex: index}, nil
 	case "ne":
 		return Result{Outcome: NotEligible}, nil
 	case "dup":
-		n, _ := r[1].(int64)
+		n, ok := r[1].(int64)
+		if !ok {
+			return Result{}, brokeContract("a malformed duplicate result of types %s", replyTypes(r))
+		}
+		if n < 1 {
+			return Result{}, brokeContract("a duplicate result counting no attempt")
+		}
 		return Result{Outcome: Duplicate, Attempts: n}, nil
 	case "maybe":
 		return Result{BloomMaybe: true}, nil
 	}
 	if scriptWord(status) { // a script of another version: its word says which
-		return Result{}, fmt.Errorf("dedup: unknown script status %q in a result of types %s", status, replyTypes(r))
+		return Result{}, brokeContract("an unknown status %q in a result of types %s", status, replyTypes(r))
 	}
-	return Result{}, fmt.Errorf("dedup: unknown script status in a result of types %s", replyTypes(r))
+	return Result{}, brokeContract("an unknown status in a result of types %s", replyTypes(r))
 }
 
 // scriptWord reports whether s looks like a status word of the script (a

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,14 @@ import (
 // shuts down, and the address it listens on (port 0 picks a free port).
 // orElse, when not "", is the other way out the error offers after
 // Listen's fix ("leave it empty for no profiling").
+//
+// The listener is the server's by the time serveOwn returns: its Serve,
+// in the goroutine that serves, has taken it (it accepts), so the server's
+// Close and Shutdown close it before they return and the port is free
+// then. Returning as soon as that goroutine started would leave it the
+// listener's only owner until its Serve ran: a Close that came first
+// would find no listener to close, and the port would stay taken until
+// that goroutine's Serve returned.
 func serveOwn(flag, addr, orElse string, h http.Handler, log *slog.Logger) (*http.Server, net.Addr, error) {
 	ln, err := Listen(flag, addr)
 	if err != nil {
@@ -26,8 +35,29 @@ func serveOwn(flag, addr, orElse string, h http.Handler, log *slog.Logger) (*htt
 		return nil, nil, err
 	}
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go srv.Serve(ln)
-	return srv, ln.Addr(), nil
+	taken := &takenListener{Listener: ln, accepting: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(taken) }()
+	select {
+	case <-taken.accepting:
+		return srv, ln.Addr(), nil
+	case err := <-served: // Serve gave up before it accepted, having closed ln
+		return nil, nil, fmt.Errorf("%s %s: serve: %w", flag, addr, err)
+	}
+}
+
+// takenListener is a listener that says when it is first asked to accept
+// (accepting closes): by then http.Server.Serve has taken it, so that the
+// server's Close and Shutdown close it.
+type takenListener struct {
+	net.Listener
+	once      sync.Once
+	accepting chan struct{}
+}
+
+func (l *takenListener) Accept() (net.Conn, error) {
+	l.once.Do(func() { close(l.accepting) })
+	return l.Listener.Accept()
 }
 
 // Listen listens on the TCP address addr, the value of the command's flag

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -67,4 +70,35 @@ func TestListen(t *testing.T) {
 		t.Errorf("Listen on %s, a port in use: a listener; want none", addr)
 	}
 	wantPortInUse(t, err, "--x", addr, "")
+}
+
+// TestServeOwnCloseFreesThePort: once the server serveOwn returned is
+// closed or shut down, its port is free: another listener takes it at
+// once, however soon after the start the server is closed. Before, the
+// listener was the serving goroutine's until its Serve had registered it
+// with the server: a Close that came first left it open until that
+// goroutine ran, and a listener on the port then failed with EADDRINUSE.
+func TestServeOwnCloseFreesThePort(t *testing.T) {
+	addr := fmt.Sprintf("127.0.0.1:%d", testport.Ports(t, 1)[0])
+	log := slog.New(slog.DiscardHandler)
+	stops := map[string]func(*http.Server) error{
+		"Close":    (*http.Server).Close,
+		"Shutdown": func(srv *http.Server) error { return srv.Shutdown(context.Background()) },
+	}
+	for name, stop := range stops {
+		for i := range 200 {
+			srv, _, err := serveOwn("--x", addr, "", http.NotFoundHandler(), log)
+			if err != nil {
+				t.Fatalf("serveOwn on %s after %d starts and %ss: %v", addr, i, name, err)
+			}
+			if err := stop(srv); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Fatalf("listen on %s after %s returned (start %d): %v; want the port free", addr, name, i, err)
+			}
+			ln.Close()
+		}
+	}
 }
