@@ -177,8 +177,10 @@ func (m logMark) awaitNewView(t *testing.T, l *load, orderers []string, view int
 	var seen time.Time
 	for {
 		if seen.IsZero() {
-			if _, since := m.views(t, orderers); since > view {
-				seen = time.Now()
+			for _, name := range orderers {
+				if highestView(m.after(t, name)) > view {
+					seen = time.Now()
+				}
 			}
 		} else if l.committedSince(seen) >= recoveryCommits {
 			return true
