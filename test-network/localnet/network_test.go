@@ -250,42 +250,71 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 	}
 }
 
+// recoveryWithin is how long after pausing the leader TestBFTFaults waits
+// for a new view and commits after it: the request timeout and three view
+// changes that time out (10 + 20 + 30 s, viewChangeTime), and then some; a
+// failure to get there is reported with the orderers' consensus events.
+const recoveryWithin = 90 * time.Second
+
+// followerMargin is how much longer than its bound TestBFTFaults keeps a
+// follower paused, so that the bound is tested while the follower is silent.
+const followerMargin = 3 * time.Second
+
 // TestBFTFaults checks what SmartBFT across both organisations adds: a
-// leader that stops answering is replaced within the configured request
-// timeout and one view change, one organisation's two orderers cannot order without the
-// other's, while restarting those resumes ordering with nothing lost, and a
-// silent follower costs less than the request timeout.
+// leader that stops answering is replaced, commits stalling no longer than
+// the request timeout and the view changes the live orderers' logs show
+// (each that times out waits longer), one organisation's two orderers
+// cannot order without the other's, while restarting those resumes
+// ordering with nothing lost, and a silent follower stalls commits no
+// longer than the request or block censorship timeout. Each bound adds
+// slack for the commit pipeline, measured under the same load before the
+// fault (pipelineSlack).
 func TestBFTFaults(t *testing.T) {
 	n := nettest.StartConsensus(t, network.BFT)
 	ctx := context.Background()
 	probe := probeContract(t, n)
 
-	t.Run("a silent leader stalls commits at most the request timeout", func(t *testing.T) {
+	t.Run("a silent leader stalls commits for the request timeout and the view changes it takes", func(t *testing.T) {
 		l := startLoad(probe, 4)
 		l.waitFlowing(t, n)
+		before := l.baseline(t)
+		slack := pipelineSlack(before)
 		victim := leader(t, n)
+		live := ordererNamesExcept(victim)
+		gateway := network.PeerProcess(network.Commission) // probeContract's: the commits the load sees are its
+		mark := markLogs(t, n, append(live, gateway)...)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		time.Sleep(network.BFTRequestTimeout + 15*time.Second)
+		mark.logConsensusOnFailure(t, live, gateway)
+		view, _ := mark.views(t, live)
+		recovered := mark.awaitNewView(t, l, live, view, pausedAt.Add(recoveryWithin))
 		res := l.stop()
+		_, since := mark.views(t, live)
+		changes, censored := since-view, mark.censorships(t, gateway)
 		gap := res.maxGap(pausedAt)
-		// The request timeout (forward, then complain), then one view
-		// change, which the protocol bounds by its own timeout: a stall
-		// past that means a second view change or no recovery.
-		bound := network.BFTRequestTimeout + network.BFTViewChangeTimeout
-		t.Logf("paused %s (the leader): %d commits after, longest gap %.1f s (request timeout %s, bound %s)",
-			victim, res.since(pausedAt), gap.Seconds(), network.BFTRequestTimeout, bound)
+		// The followers complain after the request timeout (a request they
+		// forwarded is still not ordered, or no heartbeat came), then view
+		// changes run until one completes: the i-th is given up after i view
+		// change timeouts. If the gateway peer took its blocks from the
+		// silent leader, it switches once another orderer's headers have
+		// shown a newer block for the block censorship timeout. The rest is
+		// the commit pipeline's, measured before the pause (pipelineSlack).
+		bound := network.BFTRequestTimeout + viewChangeTime(changes) + time.Duration(censored)*network.BlockCensorshipTimeout + slack
+		t.Logf("paused %s (the leader) in view %d: %d commits after, longest gap %.1f s; bound %.1f s = request timeout %s + %d view change(s) %s + %d block source switch(es) × %s + slack %.1f s (2 × the longest gap before the pause, %.1f s, at least %s)",
+			victim, view, res.since(pausedAt), gap.Seconds(), bound.Seconds(), network.BFTRequestTimeout, changes, viewChangeTime(changes),
+			censored, network.BlockCensorshipTimeout, slack.Seconds(), before.Seconds(), minSlack)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
-		if res.since(pausedAt.Add(bound)) == 0 {
-			t.Fatalf("nothing committed once the request timeout had passed")
+		if !recovered {
+			t.Fatalf("no new view with %d commits after it within %s of pausing %s: the live orderers reached view %d (from %d), %d commits since the pause",
+				recoveryCommits, recoveryWithin, victim, since, view, res.since(pausedAt))
 		}
 		if gap > bound {
-			t.Fatalf("commits stalled %.1f s with %s silent; the request timeout is %s, a view change at most %s", gap.Seconds(), victim, network.BFTRequestTimeout, network.BFTViewChangeTimeout)
+			t.Fatalf("commits stalled %.1f s with %s silent, more than the %.1f s its timeouts and %d view change(s) explain", gap.Seconds(), victim, bound.Seconds(), changes)
 		}
 		if now := leader(t, n); now == victim {
 			t.Fatalf("%s still leads after going silent", victim)
@@ -365,8 +394,9 @@ func TestBFTFaults(t *testing.T) {
 
 	// A silent follower costs no view change, but a peer taking its blocks
 	// from it must notice (block censorship timeout) and switch orderer. It
-	// is paused for longer than the request timeout, so a peer stuck on it
-	// would fail the bound. One follower only: one resumed from a pause
+	// stays paused for followerMargin past the bound, so commits must resume
+	// while it is still silent: a peer stuck on it, or ordering stalled until
+	// its resume, fails the bound. One follower only: one resumed from a pause
 	// rejoins consensus once it notices it is behind (10 leader heartbeats,
 	// ~10 s, sometimes two rounds under load), and until then pausing
 	// another would be a second fault, more than four orderers tolerate.
@@ -378,29 +408,37 @@ func TestBFTFaults(t *testing.T) {
 		}
 		l := startLoad(probe, 4)
 		l.waitFlowing(t, n)
+		before := l.baseline(t)
+		slack := pipelineSlack(before)
+		// A peer pulling blocks from the silent follower waits for the block
+		// censorship timeout before it switches; requests wait at most the
+		// request timeout. Either way, plus the commit pipeline's slack.
+		bound := max(network.BFTRequestTimeout, network.BlockCensorshipTimeout) + slack
+		live := ordererNamesExcept(victim)
+		gateway := network.PeerProcess(network.Commission)
+		mark := markLogs(t, n, append(live, gateway)...)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		time.Sleep(network.BFTRequestTimeout + 2*time.Second)
+		mark.logConsensusOnFailure(t, live, gateway)
+		time.Sleep(bound + followerMargin) // the fault's length: nothing to await
 		resumedAt := time.Now()
 		if err := n.Resume(victim); err != nil {
 			t.Fatal(err)
 		}
 		res := l.stop()
 		gap := res.maxGapIn(pausedAt, resumedAt)
-		t.Logf("paused %s (a follower) for %.0f s: %d commits meanwhile, longest gap %.1f s (request timeout %s, block censorship timeout %s)",
-			victim, resumedAt.Sub(pausedAt).Seconds(), res.since(pausedAt)-res.since(resumedAt), gap.Seconds(), network.BFTRequestTimeout, network.BlockCensorshipTimeout)
+		view, since := mark.views(t, live)
+		t.Logf("paused %s (a follower) for %.1f s: %d commits meanwhile, longest gap %.1f s; bound %.1f s = max(request timeout %s, block censorship timeout %s) + slack %.1f s (2 × the longest gap before the pause, %.1f s, at least %s); %d block source switch(es), %d view change(s)",
+			victim, resumedAt.Sub(pausedAt).Seconds(), res.since(pausedAt)-res.since(resumedAt), gap.Seconds(), bound.Seconds(), network.BFTRequestTimeout, network.BlockCensorshipTimeout,
+			slack.Seconds(), before.Seconds(), minSlack, mark.censorships(t, gateway), since-view)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
-		// A peer pulling blocks from the silent follower waits for the block
-		// censorship timeout before it switches; requests wait at most the
-		// request timeout. Either way, plus slack for a loaded machine.
-		bound := max(network.BFTRequestTimeout, network.BlockCensorshipTimeout) + 3*time.Second
 		if gap > bound {
-			t.Fatalf("commits stalled %.1f s with %s silent; the bound is %s", gap.Seconds(), victim, bound)
+			t.Fatalf("commits stalled %.1f s with %s silent; the bound is %.1f s", gap.Seconds(), victim, bound.Seconds())
 		}
 		waitCaughtUp(t, n, victim, 0)
 	})
