@@ -317,7 +317,7 @@ func highestView(t *testing.T, n *localnet.Network, victim string) string {
 // slow failover: view, role and leader changes, heartbeats, complaints, syncs,
 // warnings and errors of the consensus itself (not of sending to the dead
 // orderer, which repeat several times a second).
-var consensusEvent = regexp.MustCompile(`(?i)view|role|leader|elect|heartbeat|complain|sync|WARN|ERRO`)
+var consensusEvent = regexp.MustCompile(`(?i)view|role|leader|heartbeat|complain|sync|WARN|ERRO`)
 
 // logViewChanges shows the live orderers' consensus events (consensusEvent),
 // for a failover slower than its bound.
