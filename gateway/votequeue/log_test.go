@@ -198,3 +198,54 @@ func TestLogEntriesErrorContract(t *testing.T) {
 		t.Errorf("errors.As of a bad entry: %+v; want Decode, entry 7, its text", decode)
 	}
 }
+
+// A claim on a partition's anchor keeps other tokens out while it is in
+// flight, whatever their head's size, and once done only for heads no
+// larger than its own; its own token renews it; a claim ended without a
+// commit is gone; one of a signer gone expires; another token cannot end
+// it.
+func TestAnchorClaim(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	ctx := context.Background()
+	const ttl = time.Minute
+	claim := func(token string, size uint64, want bool) {
+		t.Helper()
+		if got, err := ClaimAnchor(ctx, rdb, "CA", token, size, ttl); err != nil || got != want {
+			t.Fatalf("%s claims %d: %v, %v; want %v", token, size, got, err, want)
+		}
+	}
+	inFlight := func(token string, want bool) {
+		t.Helper()
+		if got, err := AnchorInFlight(ctx, rdb, "CA", token); err != nil || got != want {
+			t.Fatalf("in flight for %s: %v, %v; want %v", token, got, err, want)
+		}
+	}
+	claim("a", 4, true)
+	claim("b", 4, false)
+	claim("b", 9, false) // in flight: any size
+	claim("a", 5, true)  // renewed
+	inFlight("b", true)
+	inFlight("a", false) // its own
+	if err := EndAnchorClaim(ctx, rdb, "CA", "b", true, ttl); err != nil {
+		t.Fatal(err)
+	}
+	inFlight("b", true) // another token's claim stays
+	if err := EndAnchorClaim(ctx, rdb, "CA", "a", true, ttl); err != nil {
+		t.Fatal(err)
+	}
+	inFlight("b", false) // done
+	claim("b", 5, false) // done of 5
+	claim("b", 6, true)  // a larger head
+	if err := EndAnchorClaim(ctx, rdb, "CA", "b", false, ttl); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Exists(ctx, AnchorClaimKey("CA")).Result(); err != nil || n != 0 {
+		t.Fatalf("a claim ended without a commit: %d keys, %v; want none", n, err)
+	}
+	if _, err := ClaimAnchor(ctx, rdb, "CA", "c", 7, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := rdb.PTTL(ctx, AnchorClaimKey("CA")).Result(); err != nil || ms <= 0 || ms > 50*time.Millisecond {
+		t.Fatalf("the claim's time to live %v, %v; want at most 50ms", ms, err)
+	}
+}
