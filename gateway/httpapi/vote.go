@@ -483,6 +483,9 @@ func (s *Server) intakeFailed(c *gin.Context, state string, err error) {
 		level, what, message = slog.LevelInfo, "client went away", "request cancelled"
 	case errors.Is(err, errUnknownOutcome):
 		what = "vote intake answered an unknown outcome"
+	case errors.Is(err, dedup.ErrScriptContract):
+		// A bug: the script may have stored the vote before answering.
+		what, message = "vote intake: the dedup script broke its contract", "votes cannot be stored right now; retry later (a 409 duplicate on retry means the vote was kept)"
 	}
 	// At warn or error, a line per vote under an outage: sampled by kind
 	// and error (warnSampler), the others at debug.

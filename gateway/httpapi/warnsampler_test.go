@@ -391,6 +391,27 @@ func TestUnknownOutcomeLoggedApart(t *testing.T) {
 	}
 }
 
+// TestScriptContractLoggedApart: an intake script answer outside its
+// contract (a bug; dedup.ErrScriptContract) is logged at error under a
+// message of its own, and the 503 tells the voter a retry's 409 means the
+// vote was kept (the script may have stored it before answering).
+func TestScriptContractLoggedApart(t *testing.T) {
+	var logs bytes.Buffer
+	f := newFixture(t, fixtureOpts{log: &logs, wrapIntake: func(in Intake) Intake {
+		return funcIntake{in, func(dedup.Attempt) (dedup.Result, error) {
+			return dedup.Result{}, fmt.Errorf("%w: status \"maybe\"", dedup.ErrScriptContract)
+		}}
+	}})
+	resp := f.vote(voteBody("v1", "c1", "CA", "alice"))
+	if body := wantError(t, resp, 503, codeUnavailable); !strings.Contains(body.Message, "409 duplicate on retry means the vote was kept") {
+		t.Errorf("message %q; want it to say a 409 on retry means the vote was kept", body.Message)
+	}
+	want := `level=ERROR msg="vote intake: the dedup script broke its contract" request_id=`
+	if got := grepLines(logs.String(), "level=ERROR"); !strings.Contains(got, want) || !strings.Contains(got, `status \"maybe\"`) {
+		t.Errorf("lines at error: %swant %s…, naming the script's answer", got, want)
+	}
+}
+
 // TestNoElectionSampled: once the election record is unavailable (a
 // ledger outage past --election-max-age) every request fails, and its
 // "no election record" warn is sampled: 3 at one instant write 1 warn
