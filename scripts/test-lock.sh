@@ -46,9 +46,12 @@ shift
 
 # The folder and the lock files serve every user (a run as root must not
 # leave them unusable to others): the folder is made 1777 like /tmp, the
-# files 0666, modes set explicitly past the umask (internal/testport does the
-# same for its port locks), and they are opened read-only, all flock needs,
-# so a file another user made serves as long as it may be read.
+# files 0666 past the umask, and they are opened read-only, all flock needs,
+# so a file another user made serves as long as it may be read. A file is
+# made 0666 at once under a umask of 0 (as internal/testport makes its port
+# locks 0666 before they get their name), not made with the caller's umask
+# and chmodded after: in between another user could not open it. A file of
+# another mode (left by older versions) is given 0666 by its owner or root.
 dir=${TMPDIR:-/tmp}/votechain-test-ports
 mkdir -p "$dir"
 [[ $(stat -c %a "$dir") == 1777 ]] || chmod 1777 "$dir" 2>/dev/null || true # its owner or root only
@@ -56,7 +59,8 @@ lock=$dir/test-lanes.lock
 gate=$dir/test-lanes.gate
 # Made with noclobber's O_EXCL (not >>, which another user's file refuses).
 for f in "$lock" "$gate"; do
-  if (set -C && : >"$f") 2>/dev/null; then chmod 666 "$f"; fi
+  (umask 0 && set -C && : >"$f") 2>/dev/null ||
+    [[ $(stat -c %a "$f" 2>/dev/null) == 666 ]] || chmod 666 "$f" 2>/dev/null || true # its owner or root only
 done
 
 # holding FILE: the processes that hold a flock on FILE, one line each: PID,

@@ -159,16 +159,7 @@ func TestLockServesEveryUser(t *testing.T) {
 	if err != nil || flags&syscall.O_ACCMODE != syscall.O_RDONLY {
 		t.Errorf("test-lock.sh held its lock open with %q; want read-only", out)
 	}
-	want := map[string]os.FileMode{"": os.ModeDir | os.ModeSticky | 0o777, "test-lanes.lock": 0o666, "test-lanes.gate": 0o666}
-	for name, mode := range want {
-		info, err := os.Stat(filepath.Join(dir, "votechain-test-ports", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode() != mode {
-			t.Errorf("votechain-test-ports/%s: mode %v; want %v", name, info.Mode(), mode)
-		}
-	}
+	checkModes(t, dir, map[string]os.FileMode{"": os.ModeDir | os.ModeSticky | 0o777, "test-lanes.lock": 0o666, "test-lanes.gate": 0o666})
 
 	setpriv, err := exec.LookPath("setpriv")
 	if os.Geteuid() != 0 || err != nil {
@@ -201,6 +192,66 @@ func TestLockServesEveryUser(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	if err != nil || string(out) != "65534\n" {
 		t.Errorf("test-lock.sh as nobody on a folder root left 0755 with files 0644: %v\n%s\nwant it to run the command", err, out)
+	}
+}
+
+// TestLockFilesAreMadeWithTheirMode: test-lock.sh makes its lock files
+// 0666 at once whatever the umask (here 077), not with the umask's mode and
+// a chmod after, in between which another user's run could not open them:
+// with a chmod on PATH that changes nothing they are 0666 all the same.
+// Lock files of another mode (0600, as a crash of older versions between
+// the two could leave them) are given 0666 by their owner.
+func TestLockFilesAreMadeWithTheirMode(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "chmod"), []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+		old        os.FileMode // of the lock files found, 0 for none
+	}{
+		{"made with a chmod that changes nothing", bin + string(os.PathListSeparator) + os.Getenv("PATH"), 0},
+		{"found 0600", os.Getenv("PATH"), 0o600},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if c.old != 0 {
+				ports := filepath.Join(dir, "votechain-test-ports")
+				if err := os.Mkdir(ports, 0o1777); err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range []string{"test-lanes.lock", "test-lanes.gate"} {
+					if err := os.WriteFile(filepath.Join(ports, name), nil, c.old); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Chmod(filepath.Join(ports, name), c.old); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			cmd := exec.Command("bash", "-c", "umask 077; exec bash test-lock.sh shared true")
+			cmd.Env = append(os.Environ(), "TMPDIR="+dir, "PATH="+c.path)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("test-lock.sh: %v\n%s", err, out)
+			}
+			checkModes(t, dir, map[string]os.FileMode{"test-lanes.lock": 0o666, "test-lanes.gate": 0o666})
+		})
+	}
+}
+
+// checkModes fails t for each name in dir/votechain-test-ports ("" for the
+// folder itself) whose mode is not the one wanted.
+func checkModes(t *testing.T, dir string, want map[string]os.FileMode) {
+	t.Helper()
+	for name, mode := range want {
+		info, err := os.Stat(filepath.Join(dir, "votechain-test-ports", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode() != mode {
+			t.Errorf("votechain-test-ports/%s: mode %v; want %v", name, info.Mode(), mode)
+		}
 	}
 }
 

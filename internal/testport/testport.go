@@ -130,16 +130,32 @@ func lockDir(t testing.TB) string {
 // openLock opens the lock file at path read-only, which is all flock
 // needs, so a lock file another user made serves this one as long as it
 // may read it (older versions made them 0644). A missing one it makes
-// first (makeLock).
+// first (makeLock). One of another mode than 0666 (such as 0600, left by
+// older versions that crashed between making it and its chmod) is given
+// 0666 when its owner or root opens it; for other users (EPERM) it stays
+// as it is.
 func openLock(path string) (*os.File, error) {
 	f, err := os.Open(path) // not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder
-	if !errors.Is(err, fs.ErrNotExist) {
-		return f, err
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := makeLock(path); err != nil {
+			return nil, err
+		}
+		f, err = os.Open(path)
 	}
-	if err := makeLock(path); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	return os.Open(path)
+	info, err := f.Stat()
+	if err == nil && info.Mode().IsRegular() && info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0o666 {
+		if err = f.Chmod(0o666); errors.Is(err, fs.ErrPermission) {
+			err = nil // another user's file: it serves as long as it may be read
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // makeLock makes the lock file at path readable and writable by all
@@ -147,7 +163,8 @@ func openLock(path string) (*os.File, error) {
 // temporary name in the same folder, given its mode there and then linked
 // to path, so no one finds path with another mode (a file another user
 // made 0600 under path could not be opened until its maker chmodded it).
-// The temporary name is removed again.
+// The temporary name is removed again. A TMPDIR on a file system without
+// hard links fails with the link's error.
 func makeLock(path string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
 	if err != nil {

@@ -1,6 +1,8 @@
 package testport
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"unsafe"
 )
 
 // TestPortsAreReservedBelowTheEphemeralRange: server ports come from the
@@ -73,7 +74,9 @@ func TestBase(t *testing.T) {
 // by every user; a folder made 0755 before (by older versions) is given
 // 1777 by its owner; a lock file made 0444 before is taken all the same:
 // lock files are held open read-only, as flock allows (a test run as root
-// cannot be refused a write, so the open file's mode shows it).
+// cannot be refused a write, so the open file's mode shows it); a lock file
+// left 0600 (by a crash of older versions between its making and its
+// chmod) is given 0666 by its owner.
 func TestLocksServeEveryUser(t *testing.T) {
 	t.Run("made", func(t *testing.T) {
 		t.Setenv("TMPDIR", t.TempDir())
@@ -90,19 +93,7 @@ func TestLocksServeEveryUser(t *testing.T) {
 		}
 	})
 	t.Run("found", func(t *testing.T) {
-		t.Setenv("TMPDIR", t.TempDir())
-		dir := filepath.Dir(lockFile(0))
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for b := firstBase; b < firstBase+1000*bases; b += 1000 {
-			if err := os.WriteFile(lockFile(b), nil, 0o444); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(lockFile(b), 0o444); err != nil {
-				t.Fatal(err)
-			}
-		}
+		dir := leaveLocks(t, 0o755, 0o444)
 		base := Base(t)
 		if got := heldModes(t, lockFile(base)); !slices.Equal(got, []int{syscall.O_RDONLY}) {
 			t.Errorf("lock file made 0444 before held open with access modes %v; want one, read-only (%d)", got, syscall.O_RDONLY)
@@ -111,14 +102,43 @@ func TestLocksServeEveryUser(t *testing.T) {
 			t.Errorf("lock folder made 0755 before is %v; want %v", got, want)
 		}
 	})
+	t.Run("repaired", func(t *testing.T) {
+		leaveLocks(t, 0o755, 0o600)
+		base := Base(t)
+		if got := mode(t, lockFile(base)); got != 0o666 {
+			t.Errorf("lock file left 0600 by its owner (this user) is %v once reserved; want %v", got, os.FileMode(0o666))
+		}
+	})
+}
+
+// leaveLocks sets TMPDIR to a new folder and leaves in it a lock folder of
+// mode dirMode holding the lock files of every network range, mode
+// fileMode, as older versions could leave them; it returns the lock folder.
+func leaveLocks(t *testing.T, dirMode, fileMode os.FileMode) string {
+	t.Helper()
+	t.Setenv("TMPDIR", t.TempDir())
+	dir := filepath.Dir(lockFile(0))
+	if err := os.Mkdir(dir, dirMode); err != nil {
+		t.Fatal(err)
+	}
+	for b := firstBase; b < firstBase+1000*bases; b += 1000 {
+		if err := os.WriteFile(lockFile(b), nil, fileMode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(lockFile(b), fileMode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // TestLockFileAppearsWithItsMode: a lock file made under a umask of 077
 // is never seen under its name with another mode than 0666 (which another
-// user could not open): the name appears once (inotify's IN_CREATE or
-// IN_MOVED_TO) and its mode is not changed after (no IN_ATTRIB), no
-// temporary name is left behind, and a second maker that finds the name
-// taken leaves that file as it is and opens it.
+// user could not open): its name gets one inotify event, its appearance
+// (IN_CREATE or IN_MOVED_TO), and none after (no IN_ATTRIB of a chmod, no
+// IN_DELETE or IN_MOVED_FROM of a file replaced); no temporary name is left
+// behind; and a second maker that finds the name taken leaves that file as
+// it is (no event for the name) and opens it.
 func TestLockFileAppearsWithItsMode(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	dir := lockDir(t)
@@ -133,9 +153,9 @@ func TestLockFileAppearsWithItsMode(t *testing.T) {
 	if got := mode(t, path); got != 0o666 {
 		t.Errorf("lock file made %v; want %v", got, os.FileMode(0o666))
 	}
-	seen := events()[filepath.Base(path)]
-	if len(seen) == 0 || seen[0]&(syscall.IN_CREATE|syscall.IN_MOVED_TO) == 0 || slices.ContainsFunc(seen, func(m uint32) bool { return m&syscall.IN_ATTRIB != 0 }) {
-		t.Errorf("lock file's inotify events %#x; want it to appear (IN_CREATE or IN_MOVED_TO, %#x or %#x) with no IN_ATTRIB (%#x) after: its mode set while others could open it", seen, syscall.IN_CREATE, syscall.IN_MOVED_TO, syscall.IN_ATTRIB)
+	name := filepath.Base(path)
+	if seen := events()[name]; len(seen) != 1 || seen[0]&(syscall.IN_CREATE|syscall.IN_MOVED_TO) == 0 {
+		t.Errorf("lock file's inotify events %#x; want one, its appearance (IN_CREATE %#x or IN_MOVED_TO %#x), and none after (IN_ATTRIB %#x: its mode set while others could open it)", seen, syscall.IN_CREATE, syscall.IN_MOVED_TO, syscall.IN_ATTRIB)
 	}
 
 	before, err := os.Stat(path)
@@ -153,22 +173,34 @@ func TestLockFileAppearsWithItsMode(t *testing.T) {
 	if after, err := f.Stat(); err != nil || !os.SameFile(before, after) || after.Mode() != 0o666 {
 		t.Errorf("existing lock file opened as %v, %v; want the same file, mode %v", after, err, os.FileMode(0o666))
 	}
+	if seen := events()[name]; len(seen) != 0 {
+		t.Errorf("lock file's inotify events while a second maker found it %#x; want none: the file left as it is", seen)
+	}
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
 		t.Errorf("lock folder holds %v (%v); want the lock file alone, no temporary name left", entries, err)
 	}
 }
 
-// watch starts watching dir with inotify for names that appear or whose
-// metadata changes; the function it returns gives the events queued so far,
-// their masks by name in order.
+// watch starts watching dir with inotify for names that appear, go or
+// whose metadata changes; the function it returns gives the events queued
+// since its last call, their masks by name in order. When the user's
+// inotify instances or watches are used up it fails t naming the sysctl
+// that raises them.
 func watch(t *testing.T, dir string) func() map[string][]uint32 {
 	t.Helper()
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if errors.Is(err, syscall.EMFILE) {
+		t.Fatalf("inotify_init1: %v: this user's inotify instances are used up (or this process's open files): raise them as root, e.g. sysctl fs.inotify.max_user_instances=1024", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Close(fd) })
-	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO|syscall.IN_ATTRIB); err != nil {
+	_, err = syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO|syscall.IN_ATTRIB|syscall.IN_DELETE|syscall.IN_MOVED_FROM)
+	if errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("inotify_add_watch %s: %v: this user's inotify watches are used up: raise them as root, e.g. sysctl fs.inotify.max_user_watches=524288", dir, err)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return func() map[string][]uint32 {
@@ -183,14 +215,16 @@ func watch(t *testing.T, dir string) func() map[string][]uint32 {
 				t.Fatal(err)
 			}
 			for i := 0; i+syscall.SizeofInotifyEvent <= n; {
-				e := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[i]))
+				// struct inotify_event: int32 wd, uint32 mask, cookie, len; then len bytes of name
+				mask := binary.NativeEndian.Uint32(buf[i+4:])
+				size := int(binary.NativeEndian.Uint32(buf[i+12:]))
 				i += syscall.SizeofInotifyEvent
-				name := strings.TrimRight(string(buf[i:i+int(e.Len)]), "\x00")
-				i += int(e.Len)
-				if e.Mask&syscall.IN_Q_OVERFLOW != 0 {
+				name := strings.TrimRight(string(buf[i:i+size]), "\x00")
+				i += size
+				if mask&syscall.IN_Q_OVERFLOW != 0 {
 					t.Fatal("inotify queue overflowed")
 				}
-				events[name] = append(events[name], e.Mask)
+				events[name] = append(events[name], mask)
 			}
 		}
 	}
