@@ -221,7 +221,11 @@ func run(ctx context.Context, args []string) error {
 	// A run that wrote nothing into the folder it made (it failed to
 	// start, or ended before it measured anything) leaves none: os.Remove
 	// removes no folder that holds a file.
-	defer os.Remove(out)
+	defer func() {
+		if os.Remove(out) == nil {
+			fmt.Fprintf(os.Stderr, "report folder %s removed: the run wrote nothing into it\n", out)
+		}
+	}()
 	fmt.Fprintf(os.Stderr, "report folder: %s\n", out)
 	if err := os.MkdirAll(filepath.Dir(*dir), 0o755); err != nil { // a fresh clone has no .run yet
 		return err

@@ -420,9 +420,9 @@ func (s *listening) stopStarting(ctx context.Context, err error) error {
 
 // serveUntilStop waits until ctx ends or serving on s's --listen fails
 // (meanwhile s's front answers with g's API: run has switched it), then
-// stops g on s's server with gateway.stop (its doc says what a stop does
-// and how long it may take), given the grace period options.grace starts
-// then (--shutdown-timeout). It returns serving's failure, or nil after a
+// stops g on s's server with gateway.stop (its doc says what a stop does;
+// --shutdown-timeout's help, how long it may take in all), given the grace
+// period options.grace starts then. It returns serving's failure, or nil after a
 // stop, logged "gateway stopped"; run then closes the ledger, Redis and s.
 func serveUntilStop(ctx context.Context, s *listening, g *gateway, stopLoops context.CancelFunc) error {
 	var serveFailed error
