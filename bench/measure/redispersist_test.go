@@ -122,7 +122,14 @@ func TestRedisWatchPoll(t *testing.T) {
 	w := NewRedisWatch()
 	done := make(chan struct{})
 	go func() { defer close(done); w.Poll(ctx, rdb, 50*time.Millisecond, 50*time.Millisecond) }()
-	time.Sleep(300 * time.Millisecond) // a few polls before the window
+	// The window opens after the first reading: a reading at or before its
+	// start makes it Known, and is what a rewrite is counted from.
+	for deadline := time.Now().Add(10 * time.Second); w.readings() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no reading of Redis in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	from := time.Now()
 	if err := rdb.BgRewriteAOF(ctx).Err(); err != nil {
 		t.Fatal(err)
@@ -140,4 +147,11 @@ func TestRedisWatchPoll(t *testing.T) {
 	if !win.Known || win.Rewrites != 1 || win.Started != 1 || win.Ended != 1 {
 		t.Fatalf("window: %+v", win)
 	}
+}
+
+// readings is how many readings of INFO the watch has booked.
+func (w *RedisWatch) readings() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.cpu)
 }
