@@ -444,7 +444,9 @@ func (r *attemptRig) mine(k int) {
 }
 
 // start submits the batch of sequence number seq (one vote) and waits for
-// its commit in the background.
+// its commit in the background. It returns once the attempt has returned or
+// decided to wait on what it has seen (waits.standing), so the test moves
+// the clock and the blocks after the submission's time is taken.
 func (r *attemptRig) start(seq uint64) <-chan error {
 	vote := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: 1}
 	vote.ID, _ = ballot.NewVoteID()
@@ -453,10 +455,22 @@ func (r *attemptRig) start(seq uint64) <-chan error {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	timers := r.clk.waiting()
 	res := make(chan error, 1)
-	go func() { _, err := r.b.attempt(r.ctx, batch, 0, time.Time{}); res <- err }()
-	waitFor(r.t, "the commit wait", func() bool { return r.clk.waiting() > timers })
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_, err := r.b.attempt(r.ctx, batch, 0, time.Time{})
+		res <- err
+	}()
+	waitFor(r.t, "the commit wait of "+batch.ID(), func() bool {
+		select {
+		case <-ended:
+			return true
+		default:
+			_, ok := r.waits.standing("attempt", batch.ID())
+			return ok
+		}
+	})
 	return res
 }
 
