@@ -240,7 +240,7 @@ func (l *lane) awaitCastAt(ctx, stop context.Context, b ballot.Batch, c *claim) 
 	if until.After(from) {
 		m.castWaits.Inc()
 		for clock.Now().Before(until) && wait.Err() == nil {
-			timer := timerAt(clock, until) // before the hook, as in attempt
+			timer := clock.TimerAt(until).C() // before the hook, as in attempt
 			if o := l.b.cfg.observe; o != nil {
 				o(waitPoint{kind: "cast", id: id, wake: until, events: []<-chan struct{}{wait.Done()}})
 			}

@@ -28,6 +28,7 @@ type lateClock struct{ by time.Duration }
 
 func (c lateClock) Now() time.Time                         { return time.Now().Add(-c.by) }
 func (c lateClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (c lateClock) TimerAt(at time.Time) Timer             { return newOffsetTimer(c.Now, at) }
 
 // logBuffer collects a logger's lines for a test.
 type logBuffer struct{ testlog.Buffer }

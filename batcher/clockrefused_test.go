@@ -19,6 +19,7 @@ type offsetClock struct{ by atomic.Int64 } // nanoseconds
 
 func (c *offsetClock) Now() time.Time                         { return time.Now().Add(time.Duration(c.by.Load())) }
 func (c *offsetClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (c *offsetClock) TimerAt(at time.Time) Timer             { return newOffsetTimer(c.Now, at) }
 
 // A batcher whose clock is more than ballot.MaxClockSkew ahead of the
 // peers' has every transaction refused for its time: it retries each

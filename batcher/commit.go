@@ -132,7 +132,7 @@ func (b *Batcher) attempt(ctx context.Context, batch ballot.Batch, losses int, o
 		// (waitPoint) may move the clock at once. ctx's end is an event:
 		// it ends tx.Wait, whose result (res) ends the attempt.
 		deadline := now.Add(wake)
-		timer := timerAt(b.clock, deadline)
+		timer := b.clock.TimerAt(deadline).C()
 		if o := b.cfg.observe; o != nil {
 			o(waitPoint{kind: "attempt", id: batch.ID(), wake: deadline, events: []<-chan struct{}{grew, progressed, ctx.Done()}})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -326,16 +327,20 @@ func (f *fakeLedger) submissions(batchID string) int {
 	return f.submits[batchID]
 }
 
-// fakeClock is a Clock that moves only when the test advances it.
+// fakeClock is a Clock that moves only when the test advances it. Its
+// timers have a time.Timer's semantics on its time.
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
-	waiters []fakeTimer
+	waiters []*fakeTimer // the timers set and not fired
 }
 
+// fakeTimer is a fakeClock's Timer. Its channel holds a firing until it is
+// received or the timer is reset or stopped.
 type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
+	clk *fakeClock
+	at  time.Time
+	ch  chan time.Time
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_800_000_000, 0)} }
@@ -349,13 +354,50 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
+	t := &fakeTimer{clk: c, ch: make(chan time.Time, 1)}
+	c.setLocked(t, c.now.Add(d))
+	return t.ch
+}
+
+func (c *fakeClock) TimerAt(at time.Time) Timer {
+	t := &fakeTimer{clk: c, ch: make(chan time.Time, 1)}
+	t.ResetAt(at)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) ResetAt(at time.Time) {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.clk.stopLocked(t)
+	t.clk.setLocked(t, at)
+}
+
+func (t *fakeTimer) Stop() {
+	t.clk.mu.Lock()
+	defer t.clk.mu.Unlock()
+	t.clk.stopLocked(t)
+}
+
+// setLocked sets stopped timer t for at, firing it at once for a time not
+// after the clock's.
+func (c *fakeClock) setLocked(t *fakeTimer, at time.Time) {
+	if !at.After(c.now) {
+		t.ch <- c.now
+		return
 	}
-	c.waiters = append(c.waiters, fakeTimer{at: c.now.Add(d), ch: ch})
-	return ch
+	t.at = at
+	c.waiters = append(c.waiters, t)
+}
+
+// stopLocked stops t and drops a firing not received.
+func (c *fakeClock) stopLocked(t *fakeTimer) {
+	c.waiters = slices.DeleteFunc(c.waiters, func(w *fakeTimer) bool { return w == t })
+	select {
+	case <-t.ch:
+	default:
+	}
 }
 
 // Advance moves the time on and fires the timers that fall due.
@@ -363,20 +405,33 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
+	c.waiters = slices.DeleteFunc(c.waiters, func(w *fakeTimer) bool {
 		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
+			return false
 		}
 		w.ch <- c.now
-	}
-	c.waiters = kept
+		return true
+	})
 }
 
-// waiting is how many timers are pending.
+// waiting is how many timers are set and not fired.
 func (c *fakeClock) waiting() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.waiters)
 }
+
+// offsetTimer is a Timer of a clock that runs at the system clock's pace
+// from another time (now): a time.Timer for the wait from its reading.
+type offsetTimer struct {
+	*time.Timer
+	now func() time.Time
+}
+
+func newOffsetTimer(now func() time.Time, at time.Time) offsetTimer {
+	return offsetTimer{time.NewTimer(at.Sub(now())), now}
+}
+
+func (t offsetTimer) C() <-chan time.Time  { return t.Timer.C }
+func (t offsetTimer) ResetAt(at time.Time) { t.Reset(at.Sub(t.now())) }
+func (t offsetTimer) Stop()                { t.Timer.Stop() }

@@ -181,12 +181,19 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 		defer o(waitPoint{kind: "lane", id: l.partition(), returned: true})
 	}
 	clock := l.b.clock
-	asked := false        // the reader has been told it may read
-	askedFor := 0         // how many votes it was told
-	var readAt time.Time  // no read asked before this (cutPolicy.nextRead)
-	drained := false      // the last read emptied the stream
-	var askedAt time.Time // when the reader was last told
-	paced := false        // ... at the instant nextRead set
+	asked := false         // the reader has been told it may read
+	askedFor := 0          // how many votes it was told
+	var readAt time.Time   // no read asked before this (cutPolicy.nextRead)
+	drained := false       // the last read emptied the stream
+	var askedAt time.Time  // when the reader was last told
+	paced := false         // ... at the instant nextRead set
+	var timer Timer        // made at the first wait for a time, then reset
+	var timerSet time.Time // what timer is set for (zero: stopped, or its firing received)
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		now := clock.Now()
 		freed := l.b.inflight.released() // before the check, so no release is missed
@@ -219,9 +226,22 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 				asked, askedFor, askedAt, paced = true, r, now, !readAt.IsZero()
 			}
 		}
-		var timer <-chan time.Time
-		if !wake.IsZero() {
-			timer = timerAt(clock, wake) // for wake itself: the clock may have moved since now
+		if !wake.Equal(timerSet) {
+			// Set for wake itself, not for the wait from now: the clock
+			// may have moved since.
+			switch {
+			case wake.IsZero():
+				timer.Stop()
+			case timer == nil:
+				timer = clock.TimerAt(wake)
+			default:
+				timer.ResetAt(wake)
+			}
+			timerSet = wake
+		}
+		var fire <-chan time.Time
+		if !timerSet.IsZero() {
+			fire = timer.C()
 		}
 		if slotFree {
 			freed = nil
@@ -243,7 +263,8 @@ func (l *lane) cutLoop(ctx context.Context, p *pending, room chan<- int, reads <
 			readAt, drained = l.b.cut.nextRead(now, len(es), askedFor), len(es) < askedFor
 		case <-l.finished:
 		case <-freed:
-		case <-timer:
+		case <-fire:
+			timerSet = time.Time{}
 		case <-ctx.Done():
 			return nil
 		}

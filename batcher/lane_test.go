@@ -444,7 +444,9 @@ func (r *attemptRig) mine(k int) {
 }
 
 // start submits the batch of sequence number seq (one vote) and waits for
-// its commit in the background.
+// its commit in the background. It returns once the attempt has returned or
+// decided to wait on what it has seen (waits.standing), so the test moves
+// the clock and the blocks after the submission's time is taken.
 func (r *attemptRig) start(seq uint64) <-chan error {
 	vote := ballot.Vote{State: "CA", Contest: "race", Choice: "alice", CastAt: 1}
 	vote.ID, _ = ballot.NewVoteID()
@@ -453,10 +455,22 @@ func (r *attemptRig) start(seq uint64) <-chan error {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	timers := r.clk.waiting()
 	res := make(chan error, 1)
-	go func() { _, err := r.b.attempt(r.ctx, batch, 0, time.Time{}); res <- err }()
-	waitFor(r.t, "the commit wait", func() bool { return r.clk.waiting() > timers })
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_, err := r.b.attempt(r.ctx, batch, 0, time.Time{})
+		res <- err
+	}()
+	waitFor(r.t, "the commit wait of "+batch.ID(), func() bool {
+		select {
+		case <-ended:
+			return true
+		default:
+			_, ok := r.waits.standing("attempt", batch.ID())
+			return ok
+		}
+	})
 	return res
 }
 
@@ -860,5 +874,71 @@ func TestDeadLetterFailureKeepsTheEntry(t *testing.T) {
 	dl, err := rdb.XRange(ctx, deadLetterKey("CA"), "-", "+").Result()
 	if err != nil || len(dl) != 1 || dl[0].Values["stream_id"] != bad {
 		t.Fatalf("dead letters of CA: %v, %v; want the entry %s once", dl, err, bad)
+	}
+}
+
+// timerCount is a fake clock that counts the timers set on it (After and
+// TimerAt calls).
+type timerCount struct {
+	*fakeClock
+	made atomic.Int32
+}
+
+func (c *timerCount) After(d time.Duration) <-chan time.Time {
+	c.made.Add(1)
+	return c.fakeClock.After(d)
+}
+
+func (c *timerCount) TimerAt(at time.Time) Timer {
+	c.made.Add(1)
+	return c.fakeClock.TimerAt(at)
+}
+
+// A lane waiting for one wake-up time after another (its paced reads of
+// an empty stream, on ticks) sets one timer for all of them, reset for each
+// (cutLoop allocates no timer per wait), and wakes at each.
+func TestLaneResetsOneTimer(t *testing.T) {
+	clk := &timerCount{fakeClock: newFakeClock()}
+	w := newWaits(clk.fakeClock)
+	b := newTestBatcher(t, Config{Partitions: []string{"CA"}, Clock: clk, observe: w.observe}, nil, newFakeLedger(), nil)
+	l := b.newLane("CA", "test/1", context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	room, reads := make(chan int, 1), make(chan []Entry)
+	done := make(chan error, 1)
+	var p pending
+	go func() { done <- l.cutLoop(ctx, &p, room, reads) }()
+	asks := func(when string) {
+		t.Helper()
+		select {
+		case <-room:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the lane did not ask for a read %s", when)
+		}
+	}
+	asks("at its start")
+	const waits = 5
+	for i := range waits {
+		reads <- nil // the stream is empty: the lane reads again before the next tick
+		// Its decision on the read: the one before waited for the read
+		// only (no wake-up), or for a wake-up the clock has reached.
+		var d waitPoint
+		waitFor(t, fmt.Sprintf("the lane's wake-up %d", i), func() bool {
+			var ok bool
+			d, ok = w.standing("lane", "CA")
+			return ok && !d.wake.IsZero()
+		})
+		clk.Advance(d.wake.Sub(clk.Now()))
+		asks(fmt.Sprintf("at its wake-up %d", i))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := clk.made.Load(); n != 1 {
+		t.Errorf("the lane set %d timers for %d waits, want one, reset", n, waits)
+	}
+	if n := clk.waiting(); n != 0 {
+		t.Errorf("%d timers still set once the lane has returned, want the lane's stopped", n)
 	}
 }

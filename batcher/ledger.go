@@ -126,20 +126,38 @@ func gatewayOf(tx Tx) int {
 type Clock interface {
 	Now() time.Time
 	After(d time.Duration) <-chan time.Time
+	// TimerAt returns a timer that fires once the clock reaches at, at
+	// once for a time not after the clock's. It is set for at itself, not
+	// for a wait reckoned from an earlier reading of the clock, so a clock
+	// that moved since at was decided does not make it fire later.
+	TimerAt(at time.Time) Timer
+}
+
+// A Timer sends its clock's time on C once the clock reaches the time it
+// was set for. As with a time.Timer since Go 1.23, no firing of an earlier
+// setting is received after ResetAt or Stop returns, so a timer is reset
+// without draining C.
+type Timer interface {
+	C() <-chan time.Time
+	// ResetAt sets the timer for at in place of any earlier setting, as
+	// Clock.TimerAt does.
+	ResetAt(at time.Time)
+	// Stop stops the timer.
+	Stop()
 }
 
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (systemClock) TimerAt(at time.Time) Timer             { return systemTimer{time.NewTimer(time.Until(at))} }
 
-// timerAt returns a channel that receives once clock reaches at. The wait
-// is reckoned from the clock's time when the timer is set, not from when
-// at was decided, so a clock that moved meanwhile does not make the timer
-// later than at; a time already past fires at once.
-func timerAt(clock Clock, at time.Time) <-chan time.Time {
-	return clock.After(at.Sub(clock.Now()))
-}
+// systemTimer is a time.Timer set for instants of the system clock.
+type systemTimer struct{ *time.Timer }
+
+func (t systemTimer) C() <-chan time.Time  { return t.Timer.C }
+func (t systemTimer) ResetAt(at time.Time) { t.Reset(time.Until(at)) }
+func (t systemTimer) Stop()                { t.Timer.Stop() }
 
 // sleep waits d on clock or until ctx ends; it reports whether d elapsed.
 func sleep(ctx context.Context, clock Clock, d time.Duration) bool {

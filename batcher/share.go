@@ -136,7 +136,7 @@ func (s *sharer) kickLocked() {
 		if n == 0 {
 			if !wake.IsZero() && (s.timer.IsZero() || wake.Before(s.timer)) {
 				s.timer = wake
-				go s.wakeAt(timerAt(s.b.clock, wake), wake)
+				go s.wakeAt(s.b.clock.TimerAt(wake).C(), wake)
 			}
 			return
 		}

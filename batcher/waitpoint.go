@@ -17,7 +17,7 @@ import (
 // wrong action could show.
 //
 // The waiter decides again, or returns, at the first of: wake, by the
-// clock (its timer is set for wake itself, timerAt, so a clock moved while
+// clock (its timer is set for wake itself, Clock.TimerAt, so a clock moved while
 // the waiter decided does not make it late); one of events closing (they
 // include the end of the waiter's context); or an input
 // that events do not carry and the hook does not see: a read handed to a
