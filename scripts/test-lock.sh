@@ -51,7 +51,8 @@ shift
 # made 0666 at once under a umask of 0 (as internal/testport makes its port
 # locks 0666 before they get their name), not made with the caller's umask
 # and chmodded after: in between another user could not open it. A file of
-# another mode (left by older versions) is given 0666 by its owner or root.
+# another mode (left by older versions) is given 0666 by its owner or root;
+# a symbolic link is left alone (chmod would follow it to any file).
 dir=${TMPDIR:-/tmp}/votechain-test-ports
 mkdir -p "$dir"
 [[ $(stat -c %a "$dir") == 1777 ]] || chmod 1777 "$dir" 2>/dev/null || true # its owner or root only
@@ -59,7 +60,7 @@ lock=$dir/test-lanes.lock
 gate=$dir/test-lanes.gate
 # Made with noclobber's O_EXCL (not >>, which another user's file refuses).
 for f in "$lock" "$gate"; do
-  (umask 0 && set -C && : >"$f") 2>/dev/null ||
+  (umask 0 && set -C && : >"$f") 2>/dev/null || [[ -L $f ]] ||
     [[ $(stat -c %a "$f" 2>/dev/null) == 666 ]] || chmod 666 "$f" 2>/dev/null || true # its owner or root only
 done
 

@@ -265,3 +265,28 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestLockFileSymlinkNotFollowed: a symbolic link planted as a lock file
+// (the folder is writable by all) does not get its target chmodded by a
+// run: here the target stays 0600.
+func TestLockFileSymlinkNotFollowed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ports := filepath.Join(dir, "votechain-test-ports")
+	if err := os.Mkdir(ports, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(ports, "test-lanes.gate")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "test-lock.sh", "shared", "true")
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	out, _ := cmd.CombinedOutput() // refused or not, the target must keep its mode
+	if info, err := os.Stat(target); err != nil || info.Mode() != 0o600 {
+		t.Errorf("the link's target: %v, %v; want mode 0600 kept\n%s", info.Mode(), err, out)
+	}
+}

@@ -132,28 +132,28 @@ func lockDir(t testing.TB) string {
 // may read it (older versions made them 0644). A missing one it makes
 // first (makeLock). One of another mode than 0666 (such as 0600, left by
 // older versions that crashed between making it and its chmod) is given
-// 0666 when its owner or root opens it; for other users (EPERM) it stays
-// as it is.
+// 0666 when its owner or root opens it, as a best effort (for other users,
+// or on a read-only file system, it stays as it is). A symbolic link at
+// path is refused, not followed: in a folder anyone may write, it could
+// point a root run's chmod at any file.
 func openLock(path string) (*os.File, error) {
-	f, err := os.Open(path) // not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder
+	// Not O_CREATE: fs.protected_regular refuses that on another user's file in a sticky folder.
+	open := func() (*os.File, error) { return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0) }
+	f, err := open()
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := makeLock(path); err != nil {
 			return nil, err
 		}
-		f, err = os.Open(path)
+		f, err = open()
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("testport: lock file %s is a symbolic link; remove it (a lock file is a plain file)", path)
 	}
 	if err != nil {
 		return nil, err
 	}
-	info, err := f.Stat()
-	if err == nil && info.Mode().IsRegular() && info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0o666 {
-		if err = f.Chmod(0o666); errors.Is(err, fs.ErrPermission) {
-			err = nil // another user's file: it serves as long as it may be read
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0o666 {
+		_ = f.Chmod(0o666) // best effort: the file serves as long as it may be read
 	}
 	return f, nil
 }

@@ -314,3 +314,27 @@ func lockedHere(t *testing.T, first int) bool {
 func lockFile(first int) string {
 	return filepath.Join(os.TempDir(), "votechain-test-ports", fmt.Sprint(first))
 }
+
+// TestLockSymlinkRefused: a symbolic link at a lock file's name (the folder
+// is writable by all) is refused with advice, and its target, 0600 here,
+// is not given the lock's mode.
+func TestLockSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "10000")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := openLock(path); err == nil || !strings.Contains(err.Error(), "is a symbolic link; remove it") {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("openLock on a symbolic link: %v; want it refused with advice", err)
+	}
+	if info, err := os.Stat(target); err != nil || info.Mode() != 0o600 {
+		t.Errorf("the link's target: %v, %v; want mode 0600 kept", info.Mode(), err)
+	}
+}
