@@ -931,6 +931,12 @@ func TestLaneResetsOneTimer(t *testing.T) {
 		clk.Advance(d.wake.Sub(clk.Now()))
 		asks(fmt.Sprintf("at its wake-up %d", i))
 	}
+	// Stopped while it waits for a wake-up, the lane stops its timer.
+	reads <- nil
+	waitFor(t, "the lane's last wake-up", func() bool {
+		d, ok := w.standing("lane", "CA")
+		return ok && !d.wake.IsZero()
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

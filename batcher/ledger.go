@@ -136,7 +136,10 @@ type Clock interface {
 // A Timer sends its clock's time on C once the clock reaches the time it
 // was set for. As with a time.Timer since Go 1.23, no firing of an earlier
 // setting is received after ResetAt or Stop returns, so a timer is reset
-// without draining C.
+// without draining C (for the system clock this is the runtime's: it holds
+// while go.mod says 1.23 or later and GODEBUG does not set
+// asynctimerchan=1; a stale firing would only make cutLoop decide once
+// more).
 type Timer interface {
 	C() <-chan time.Time
 	// ResetAt sets the timer for at in place of any earlier setting, as
