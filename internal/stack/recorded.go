@@ -27,18 +27,23 @@ import (
 // scaleout/, its extra networks). It opens no system, so neither the port
 // plan nor the version that made the folder matters. It reads every record
 // first (a record it cannot read is an error before anything is signalled),
-// then stops the processes one at a time in reverse start order (stopOrder),
-// across all records, so what depends on another process (a gateway on
-// Redis and the peers, a chaincode server's peer, a peer on the orderers)
-// stops before it (one restarted since stops as started then). Each process
-// with a start time is stopped as Down stops it (stopSteps: HAProxy softly,
-// a gateway within its recorded --shutdown-timeout; a PID now held by a
-// later process is left alone), taking at most its SIGKILL's wait and 5 s
-// (proc.StopSteps): 25 s (appStopGrace's 20 and 5) for most, a gateway's
-// grace and 5 s, HAProxy's hard-stop-after and 12 s (haproxyStopMargin,
-// 5 s after SIGTERM, 5 s after SIGKILL). One recorded without (a bare PID, from an
-// older version) whose PID is held cannot be told from a later process and
-// is left running. It returns nil when none of them runs any more;
+// then stops the processes in reverse start order (stopOrder), across all
+// records, so what depends on another process (a gateway on Redis and the
+// peers, a chaincode server's peer, a peer on the orderers) stops before it
+// (one restarted since stops as started then), grouped as Down groups them
+// (stopGroups): the gateways of a record together, in the place of the
+// first of them started (HAProxy, started after it, stops before them; the
+// batchers, started before it, once all of them stopped), every other
+// process alone, each group only once every stop of the one before has
+// ended (stopInGroups). Each process with a start time is stopped as Down
+// stops it (stopSteps: HAProxy softly, a gateway within its recorded
+// --shutdown-timeout; a PID now held by a later process is left alone),
+// taking at most its SIGKILL's wait and 5 s (proc.StopSteps): 25 s
+// (appStopGrace's 20 and 5) for most, a gateway's grace and 5 s, HAProxy's
+// hard-stop-after and 12 s (haproxyStopMargin, 5 s after SIGTERM, 5 s after
+// SIGKILL); a record's gateways the longest of theirs. One recorded without
+// (a bare PID, from an older version) whose PID is held cannot be told from
+// a later process and is left running. It returns nil when none of them runs any more;
 // otherwise an error naming each one left running, where it is recorded
 // and how to stop it, having changed no record. A folder no stack made is
 // refused (CheckRunDir) before anything is signalled.
@@ -156,11 +161,12 @@ func stopRecorded(stop stopFunc, dir string, all []recordedProcess, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	var left []string
-	for _, p := range stopOrder(all) {
-		if err := stopByID(stop, p, log); err != nil {
+	groups := stopGroups(stopOrder(all), func(p recordedProcess) string { return p.name }, func(p recordedProcess) string { return p.file })
+	stopInGroups(groups, func(p recordedProcess) error { return stopByID(stop, p, log) }, func(p recordedProcess, err error) {
+		if err != nil {
 			left = append(left, fmt.Sprintf("%s, recorded in %s: %v", p.name, p.file, err))
 		}
-	}
+	})
 	if len(left) > 0 {
 		return fmt.Errorf("processes that the run folder %s records still run, so nothing in it was deleted; stop them and run this again:\n  %s",
 			dir, strings.Join(left, "\n  "))
@@ -174,7 +180,8 @@ type recordedProcess struct {
 	id         proc.ID
 }
 
-// stopOrder returns ps (not changed) in the order StopRecorded stops them:
+// stopOrder returns ps (not changed) in the order StopRecorded stops them
+// (before stopGroups puts each record's gateways together):
 // latest start time first, so each process stops before those started ahead
 // of it, which it may depend on; those recorded without a start time (never
 // signalled, see stopByID) last. Equal start times keep ps's order. Start

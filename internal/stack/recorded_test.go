@@ -98,3 +98,27 @@ func TestStopOrder(t *testing.T) {
 		t.Error("stopOrder changed its argument")
 	}
 }
+
+// TestStopGroups: the gateways of one record stop together, in the place
+// of the first of them started (the last in stop order), so one restarted
+// after HAProxy still stops after it and before the batchers; those of
+// another record (a scale-out stack's) in a group of their own; every
+// other process alone, in its order.
+func TestStopGroups(t *testing.T) {
+	type p struct{ name, record string }
+	ps := []p{
+		{"gateway1", "stack.json"}, {"prometheus", "stack.json"}, {"haproxy", "stack.json"}, {"gateway", "scaleout/stack.json"},
+		{"explorer", "stack.json"}, {"gateway0", "stack.json"}, {"batcher0", "stack.json"}, {"peer0.Commission", "network/state.json"},
+	}
+	var got []string
+	for _, g := range stopGroups(ps, func(q p) string { return q.name }, func(q p) string { return q.record }) {
+		var names []string
+		for _, q := range g {
+			names = append(names, q.name)
+		}
+		got = append(got, strings.Join(names, "+"))
+	}
+	if want := []string{"prometheus", "haproxy", "gateway", "explorer", "gateway1+gateway0", "batcher0", "peer0.Commission"}; !slices.Equal(got, want) {
+		t.Errorf("stopGroups = %v; want %v", got, want)
+	}
+}

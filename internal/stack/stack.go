@@ -523,22 +523,21 @@ func (s *Stack) Down(wipe bool) error {
 		}
 	}
 	var errs []error
-	for _, group := range s.stopGroups() {
-		outs, stopErrs := make([]proc.Outcome, len(group)), make([]error, len(group))
-		var wg sync.WaitGroup
-		for i, sp := range group {
-			wg.Go(func() { outs[i], stopErrs[i] = s.stop.service(s.pids[sp.Name], sp.Bin, s.cfg.Dir, sp.Name) })
+	stopInGroups(s.recordedGroups(), func(sp proc.Spec) error {
+		id := s.pids[sp.Name] // read only while a group stops: done alone writes
+		out, err := s.stop.service(id, sp.Bin, s.cfg.Dir, sp.Name)
+		if err != nil {
+			return fmt.Errorf("stop %s: %w", sp.Name, err)
 		}
-		wg.Wait()
-		for i, sp := range group {
-			if stopErrs[i] != nil {
-				errs = append(errs, fmt.Errorf("stop %s: %w", sp.Name, stopErrs[i]))
-				continue
-			}
-			localnet.LogStop(s.log, sp.Name, s.pids[sp.Name], outs[i])
-			delete(s.pids, sp.Name)
+		localnet.LogStop(s.log, sp.Name, id, out)
+		return nil
+	}, func(sp proc.Spec, err error) {
+		if err != nil {
+			errs = append(errs, err)
+			return
 		}
-	}
+		delete(s.pids, sp.Name)
+	})
 	wipe = wipe && len(errs) == 0
 	if err := s.net.Down(wipe); err != nil {
 		return errors.Join(append(errs, err)...)
@@ -552,25 +551,73 @@ func (s *Stack) Down(wipe bool) error {
 	return errors.Join(errs...)
 }
 
-// stopGroups returns the recorded application processes (those stack.json
-// names) in the order Down stops them, reverse start order, as groups each
-// stopped at once, the next group only once every process of the one
-// before is stopped: the gateways together, since each may take its
-// --shutdown-timeout and stop margin (gatewayStopGrace), every other
-// process alone.
-func (s *Stack) stopGroups() [][]proc.Spec {
-	var groups [][]proc.Spec
+// recordedGroups returns the recorded application processes (those stack.json
+// names) in the reverse of their start order (services), grouped by stopGroups.
+func (s *Stack) recordedGroups() [][]proc.Spec {
+	var recorded []proc.Spec
 	for _, sp := range slices.Backward(s.services()) {
-		if _, ok := s.pids[sp.Name]; !ok {
+		if _, ok := s.pids[sp.Name]; ok {
+			recorded = append(recorded, sp)
+		}
+	}
+	return stopGroups(recorded, func(sp proc.Spec) string { return sp.Name }, func(proc.Spec) string { return "" })
+}
+
+// stopGroups is the one rule by which Down and StopRecorded group the
+// processes ps, given in the order they stop (reverse start order), into
+// the groups they stop one after the other, the members of a group at
+// once (stopInGroups): the gateways of one record (the same record(p))
+// together, since each may take its --shutdown-timeout and stop margin
+// (gatewayStopGrace), so their stop takes the longest of theirs, not the
+// sum; every other process alone. The gateways' group takes the place of
+// the last of them in ps (the first started): what ps has before it
+// (HAProxy, the explorer) stops before every gateway of the record, what
+// it has after (the batchers, Redis) once every one has stopped. name(p)
+// is p's name in its record (isGateway).
+func stopGroups[P any](ps []P, name, record func(P) string) [][]P {
+	last := map[string]int{} // by record, the index in ps of its last gateway
+	for i, p := range ps {
+		if isGateway(name(p)) {
+			last[record(p)] = i
+		}
+	}
+	var groups [][]P
+	for i, p := range ps {
+		if !isGateway(name(p)) {
+			groups = append(groups, []P{p})
 			continue
 		}
-		if n := len(groups); n > 0 && isGateway(sp.Name) && isGateway(groups[n-1][0].Name) {
-			groups[n-1] = append(groups[n-1], sp)
-			continue
+		if r := record(p); last[r] == i {
+			var gateways []P
+			for _, q := range ps {
+				if isGateway(name(q)) && record(q) == r {
+					gateways = append(gateways, q)
+				}
+			}
+			groups = append(groups, gateways)
 		}
-		groups = append(groups, []proc.Spec{sp})
 	}
 	return groups
+}
+
+// stopInGroups stops the groups of stopGroups one after the other with
+// stop, every member of a group at once (stop runs concurrently with the
+// others of its group), the next group only once each stop of the one
+// before has returned, however it ended. After each group it calls done,
+// not concurrently, with each member in the group's order and the error
+// its stop returned.
+func stopInGroups[P any](groups [][]P, stop func(P) error, done func(P, error)) {
+	for _, group := range groups {
+		errs := make([]error, len(group))
+		var wg sync.WaitGroup
+		for i, p := range group {
+			wg.Go(func() { errs[i] = stop(p) })
+		}
+		wg.Wait()
+		for i, p := range group {
+			done(p, errs[i])
+		}
+	}
 }
 
 // appStopGrace is how long stopping an application process waits after

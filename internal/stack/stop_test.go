@@ -329,13 +329,7 @@ func TestDownStopsTheGatewaysTogether(t *testing.T) {
 	if err := s.Down(false); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := os.ReadFile(got)
-	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != 6 || lines[0] != "haproxy USR1" || lines[5] != "batcher0 TERM" ||
-		!slices.Equal(slices.Sorted(slices.Values(lines[1:3])), []string{"gateway0 TERM", "gateway1 TERM"}) ||
-		!slices.Equal(slices.Sorted(slices.Values(lines[3:5])), []string{"gateway0 exit", "gateway1 exit"}) {
-		t.Errorf("signals received and exits, in order:\n%s\nwant HAProxy's USR1, both gateways' TERM before either exits, then the batcher's TERM", data)
-	}
+	checkGatewaysStoppedTogether(t, got)
 
 	for _, c := range []struct {
 		failing, stopped []string // the processes whose stop fails, and the others
@@ -378,6 +372,80 @@ func TestDownStopsTheGatewaysTogether(t *testing.T) {
 		maps.DeleteFunc(want, func(name string, _ proc.ID) bool { return !slices.Contains(c.failing, name) })
 		if !maps.Equal(s.pids, want) {
 			t.Errorf("after a failed stop of %v the record holds %v; want %v (those that failed, only they)", c.failing, s.pids, want)
+		}
+	}
+}
+
+// checkGatewaysStoppedTogether checks the file got of the stand-ins of
+// HAProxy (signalStandIn), gateway0 and gateway1 (slowGatewayStandIn, 2)
+// and batcher0 (signalStandIn): HAProxy's USR1, both gateways' TERM before
+// either exits, then the batcher's TERM.
+func checkGatewaysStoppedTogether(t *testing.T, got string) {
+	t.Helper()
+	data, _ := os.ReadFile(got)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(lines) != 6 || lines[0] != "haproxy USR1" || lines[5] != "batcher0 TERM" ||
+		!slices.Equal(slices.Sorted(slices.Values(lines[1:3])), []string{"gateway0 TERM", "gateway1 TERM"}) ||
+		!slices.Equal(slices.Sorted(slices.Values(lines[3:5])), []string{"gateway0 exit", "gateway1 exit"}) {
+		t.Errorf("signals received and exits, in order:\n%s\nwant HAProxy's USR1, both gateways' TERM before either exits, then the batcher's TERM", data)
+	}
+}
+
+// TestStopRecordedStopsTheGatewaysTogether: StopRecorded (make down
+// WIPE=1 of a folder whose records cannot be opened, benchrun --fresh)
+// groups as Down does (TestDownStopsTheGatewaysTogether): it signals every
+// gateway of a record before it waits for any, so it takes the longest of
+// their stops, not the sum (it stopped them one at a time); HAProxy, the
+// last started, first, softly, and stopped before the gateways get
+// SIGTERM; the batcher, the first started, only once both gateways
+// exited. The stand-ins run, started in that order. A gateway that will
+// not stop is named in the error, each of them, the others stopped and not
+// named, and the record left as it was (made-up start times: nothing is
+// signalled).
+func TestStopRecordedStopsTheGatewaysTogether(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "signals")
+	record := filepath.Join(dir, "stack.json")
+	started := map[string]proc.ID{"batcher0": signalStandIn(t, got, "batcher0", true)}
+	started["gateway0"] = slowGatewayStandIn(t, got, "gateway0", 2)
+	started["gateway1"] = slowGatewayStandIn(t, got, "gateway1", 2)
+	started["haproxy"] = signalStandIn(t, got, "haproxy", true)
+	if b, g0, g1, h := started["batcher0"].Start, started["gateway0"].Start, started["gateway1"].Start, started["haproxy"].Start; !(b < g0 && g0 < g1 && g1 < h) {
+		t.Fatalf("the stand-ins' start times %d, %d, %d, %d do not follow their start order (started within one clock tick)", b, g0, g1, h)
+	}
+	writeJSON(t, record, started)
+	if err := StopRecorded(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkGatewaysStoppedTogether(t, got)
+
+	for _, failing := range [][]string{{"gateway0", "gateway1"}, {"gateway1"}} {
+		at := map[string]proc.ID{"batcher0": {PID: os.Getpid(), Start: 1}, "gateway0": {PID: os.Getpid(), Start: 2}, "gateway1": {PID: os.Getpid(), Start: 3}, "haproxy": {PID: os.Getpid(), Start: 4}}
+		writeJSON(t, record, at)
+		before, _ := os.ReadFile(record)
+		var mu sync.Mutex // StopRecorded stops the gateways together
+		var stopped []string
+		stop := func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+			name := []string{"", "batcher0", "gateway0", "gateway1", "haproxy"}[id.Start]
+			if slices.Contains(failing, name) {
+				return proc.Stopped, errors.New("did not stop")
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			stopped = append(stopped, name)
+			return proc.Stopped, nil
+		}
+		err := stopRecordedWith(stop, dir, nil)
+		for name := range at {
+			if named := err != nil && strings.Contains(err.Error(), name+", recorded in "+record+": did not stop"); named != slices.Contains(failing, name) {
+				t.Errorf("StopRecorded with %v that will not stop: %v; named %s %v, want %v (each that failed, by its error, only they)", failing, err, name, named, !named)
+			}
+		}
+		if slices.Sort(stopped); !slices.Equal(stopped, slices.DeleteFunc(slices.Sorted(maps.Keys(at)), func(n string) bool { return slices.Contains(failing, n) })) {
+			t.Errorf("StopRecorded with %v that will not stop stopped %v; want the others", failing, stopped)
+		}
+		if after, _ := os.ReadFile(record); !bytes.Equal(after, before) {
+			t.Errorf("StopRecorded with %v that will not stop changed %s:\n%s\nwas:\n%s", failing, record, after, before)
 		}
 	}
 }
