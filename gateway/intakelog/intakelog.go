@@ -52,9 +52,9 @@
 // So, while the gateways run, each size's anchor is normally sent once
 // (taking the winner's head sooner would send it once per gateway, the
 // concurrent ones failing with read conflicts); gateways stopped together
-// (make down, one key) each take the stored last heads in their closing
-// rounds, and the anchor claim below has one of them send each. An idle
-// state costs no
+// (make down, one key) each anchor the stored last heads in their closing
+// rounds, and all but the first to commit are read conflicts or no-op
+// repeats of the anchored heads. An idle state costs no
 // signature a second, and a size is anchored whether the winner crashed
 // before anchoring, its closing anchor failed, or a reply was lost. A
 // stored head another key signed (its gateway gone for good, say) is taken
@@ -74,30 +74,12 @@
 // flight, it anchors the heads it published since the last anchor on the
 // ledger in one AnchorLogHeads transaction, each with the consistency proof
 // from its state's last anchored head, which the chaincode checks: the
-// ledger accepts only heads that extend what it holds.
-//
-// Before it sends an anchor the gateway claims each of its states in Redis
-// (votequeue.ClaimAnchor: a token drawn at New, the head's size, until the
-// anchor's bound of 4 call timeouts; the claim is left done when the anchor
-// commits, deleted when it fails), and leaves out of the anchor a state
-// that another process has claimed, its anchor in flight or committed of
-// a head at least as large; it reads that state's anchored head again
-// before its next anchor. So a head two gateways sharing a key both
-// stored (signed in the same millisecond: one head, byte for byte,
-// which PublishHead reports stored to both), a head taken over while the
-// winner's anchor is still in flight (held up past the delay), and the
-// last heads of gateways stopped together are each sent once. The claim
-// is advice: one that Redis does not answer does not hold an anchor up,
-// and the claim of a gateway killed with its anchor in flight holds the
-// state's anchor up until it expires, within the take-over's budget
-// (takeOverBy).
-//
-// When Run's context
+// ledger accepts only heads that extend what it holds. When Run's context
 // ends (a gateway ends it once its requests in flight have finished) it
 // signs and anchors once more, so that no accepted vote is left outside
 // an anchored head by a gateway that stopped (again, while that anchor
-// loses the race below, or another's claim holds it up, within its bound;
-// gateways stopped together all take the same last heads, see Run).
+// loses the race below, within its bound; gateways stopped together all
+// anchor the same last heads, see Run).
 //
 // Several gateways may run the log at once: each follows the log, only a
 // head larger than the published one replaces it, and the chaincode refuses
@@ -145,11 +127,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,14 +268,6 @@ type Log struct {
 	// leaving is set by the closing round: sign takes over a size refused
 	// as stored (stateLog.lost) at once, not after takeOverDelay.
 	leaving atomic.Bool
-	// token names this process in its claims on anchors
-	// (votequeue.ClaimAnchor).
-	token string
-	// unknownKey is set by an anchor refused for this gateway's key not
-	// being registered on the ledger (ballot.ErrUnknownLogKey), logged at
-	// warn level; the refusals after it are logged at debug level until
-	// an anchor commits (anchorFailed).
-	unknownKey atomic.Bool
 }
 
 // stateLog is one state's tree, as far as this process has read it.
@@ -333,18 +305,13 @@ type stateLog struct {
 	tookOver, tookOther, closingAnchor bool
 	// shown is the state's intake_log_anchored_entries (raiseAnchored).
 	shown uint64
-	// deferred: the last anchor left the state out for another
-	// process's claim on its anchor (claimAnchors); its anchored head is
-	// read again before the next.
-	deferred bool
 }
 
 // New returns a Log over rdb; ledger may be nil when Key is (no anchoring).
 // The caller checks cfg first (Config.Check).
 func New(rdb redis.UniversalClient, ledger Ledger, cfg Config, log *slog.Logger) *Log {
 	cfg = cfg.withDefaults()
-	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, m: newMetrics(cfg.Registry), states: map[string]*stateLog{},
-		token: rand.Text()}
+	return &Log{rdb: rdb, ledger: ledger, cfg: cfg, log: log, m: newMetrics(cfg.Registry), states: map[string]*stateLog{}}
 }
 
 func (l *Log) state(state string) *stateLog {
@@ -487,12 +454,11 @@ const waitNote = "the votes after the last anchored head wait for another gatewa
 // after an anchor that lost a race (anchorPastRaces). A size refused as
 // stored and not yet found anchored (a reply lost, a race lost, earlier
 // or in this round) is taken over at once: this gateway anchors nothing
-// later, and a winner still anchoring it holds the claim on its anchor,
-// which this one waits for. So gateways sharing a key that stop together
-// (make down stops a system's gateways at once), their logs followed to
-// the end, each take the same final heads (the ones stored); the first
-// to claim a state's anchor sends it, and the others wait for its claim,
-// then read the anchored head, which covers what they hold. An anchor that
+// later, and a winner still anchoring it makes the second anchor a race
+// at worst, counted. So gateways sharing a key that stop together (make
+// down stops a system's gateways at once), their logs followed to the
+// end, each anchor the same final heads (the ones stored), and the first
+// of their anchors to commit covers all the others hold. An anchor that
 // loses a race fails its other states' heads too, which no other gateway
 // may hold: the closing round anchors them again while it loses, within
 // its bound, rather than leave them to another gateway's take-over or
@@ -550,48 +516,13 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 // with an anchor in flight, a count (it was 3 tries) could run out
 // before the heads were anchored, while a block is cut every tenth of a
 // second (network.BatchTimeout), far within the bound. It returns the
-// last anchor's error. A state left out of an anchor for another
-// process's claim (claimAnchors) is waited for likewise: until that claim
-// is no longer in flight (awaitClaims), then anchored again (its anchored
-// head read first); if ctx ends first, anchorPastRaces returns nil and
-// the closing round warns of the heads it left.
+// last anchor's error.
 func (l *Log) anchorPastRaces(ctx context.Context, states []string) error {
 	err := l.anchor(ctx, states)
-	for ctx.Err() == nil {
-		if deferred := l.where(states, func(s *stateLog) bool { return s.deferred }); err == nil && len(deferred) > 0 {
-			if l.awaitClaims(ctx, deferred); ctx.Err() != nil {
-				return nil // closingRound warns of the heads left
-			}
-		} else if !errors.Is(err, errSuperseded) {
-			return err
-		}
+	for errors.Is(err, errSuperseded) && ctx.Err() == nil {
 		err = l.anchor(ctx, states)
 	}
 	return err
-}
-
-// claimPoll is how often awaitClaims looks at the claims it waits for.
-const claimPoll = 20 * time.Millisecond
-
-// awaitClaims waits, within ctx, until no other process's claim on the
-// states' anchors is in flight (votequeue.AnchorInFlight), looking every
-// claimPoll and at least once (a claim done is read as ended: the next
-// anchor reads the ledger, which holds its head).
-func (l *Log) awaitClaims(ctx context.Context, states []string) {
-	tick := time.NewTicker(claimPoll)
-	defer tick.Stop()
-	for _, st := range states {
-		for busy := true; busy; {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			var err error
-			busy, err = votequeue.AnchorInFlight(ctx, l.rdb, st, l.token)
-			busy = busy && err == nil
-		}
-	}
 }
 
 // where lists the states of which is holds, called with the state's
@@ -652,34 +583,14 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 // anchorFailed logs a failed anchor at warn level as msg. A refusal of
 // this gateway's clock (ballot.ErrClockSkew, the chaincode's or the
 // peers') says so, with the clock and the fix: signing again does not
-// help, and every anchor is refused until the clock is fixed. So does a
-// refusal of its key, not registered on the ledger (keyUnregistered): the
-// first, and the first after an anchor committed; the others, one a round
-// while the key is not registered, are logged at debug level (and counted
-// in intake_log_anchor_failures_total, as every failure is).
+// help, and every anchor is refused until the clock is fixed.
 func (l *Log) anchorFailed(msg string, err error) {
-	if keyUnregistered(err) {
-		if l.unknownKey.Swap(true) {
-			l.log.Debug(msg, "err", err)
-			return
-		}
-		l.log.Warn(msg+": refused for this gateway's signing key, not registered on the ledger; its heads are signed and served but none is anchored until the key is registered (bin/roll publish -log-public-key <its public key>); the refusals after this one are logged at debug level, counted in intake_log_anchor_failures_total", "err", err)
-		return
-	}
 	if !errors.Is(err, ballot.ErrClockSkew) {
 		l.log.Warn(msg, "err", err)
 		return
 	}
 	l.log.Warn(msg+": refused for this gateway's clock; its heads are signed and served but none is anchored until the clock is fixed, then they are (signed again if stamped ahead). "+ballot.ClockSkewAdvice(),
 		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
-}
-
-// keyUnregistered says whether err refuses an anchor for its heads' key,
-// not registered on the ledger: it wraps ballot.ErrUnknownLogKey, or
-// carries its text (fabricclient passes the chaincode's refusal on as its
-// peers' messages).
-func keyUnregistered(err error) bool {
-	return errors.Is(err, ballot.ErrUnknownLogKey) || strings.Contains(err.Error(), ballot.ErrUnknownLogKey.Error())
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
@@ -946,15 +857,13 @@ func (l *Log) signedByKey(h ballot.TreeHead) bool {
 }
 
 // anchor anchors the heads this process signed since their state's last
-// anchored head, in one transaction, leaving out a state whose anchor
-// another process has claimed (claimAnchors). A failure that another gateway's
+// anchored head, in one transaction. A failure that another gateway's
 // anchor explains wraps errSuperseded; one after ctx ended (the gateway
 // stopping under an anchor in flight) is not counted as a failure.
 func (l *Log) anchor(ctx context.Context, states []string) error {
 	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, l.anchorTimeout())
 	defer cancel()
-	deadline, _ := ctx.Deadline()
 	var anchors []ballot.LogAnchor
 	var prevs []ballot.TreeHead // the anchored head each anchor extends
 	var heads []*stateLog
@@ -970,17 +879,11 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 			heads = append(heads, s)
 		}
 	}
-	anchors, prevs, heads = l.claimAnchors(ctx, anchors, prevs, heads)
 	if len(anchors) == 0 {
 		return nil
 	}
 	err := l.ledger.AnchorLogHeads(ctx, anchors)
-	// Ended even after caller's end (the gateway stopping under this
-	// anchor), within the anchor's bound: a claim left in flight would
-	// hold up the closing rounds of gateways stopping with this one.
-	l.endClaims(context.WithoutCancel(caller), deadline, anchors, err == nil)
 	if err == nil {
-		l.unknownKey.Store(false)
 		leaving := l.leaving.Load()
 		for i, s := range heads {
 			s.mu.Lock()
@@ -1023,47 +926,6 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 	return err
 }
 
-// claimAnchors claims each anchor's state for this process
-// (votequeue.ClaimAnchor, until the anchor's bound) and returns the
-// anchors claimed, with their anchored heads and states. An anchor whose
-// state another process claimed (its anchor of the state in flight, or
-// committed of a head at least as large) is left out, its state deferred
-// and its anchored head read again before the next anchor: a head that
-// gateways sharing a key both store (signed in the same millisecond), a
-// head taken over while its winner's anchor is in flight, and the last
-// heads of gateways stopped together are sent once. One whose claim
-// Redis does not answer is kept: the ledger still refuses an anchor that
-// does not extend its head, and Redis does not hold an anchor up.
-func (l *Log) claimAnchors(ctx context.Context, anchors []ballot.LogAnchor, prevs []ballot.TreeHead, heads []*stateLog) ([]ballot.LogAnchor, []ballot.TreeHead, []*stateLog) {
-	n := 0
-	for i, a := range anchors {
-		claimed, err := votequeue.ClaimAnchor(ctx, l.rdb, a.Head.State, l.token, a.Head.Size, l.anchorTimeout())
-		if err == nil && !claimed {
-			s := heads[i]
-			s.mu.Lock()
-			s.deferred, s.anchoredKnown = true, false
-			s.mu.Unlock()
-			continue
-		}
-		anchors[n], prevs[n], heads[n] = a, prevs[i], heads[i]
-		n++
-	}
-	return anchors[:n], prevs[:n], heads[:n]
-}
-
-// endClaims ends this process's claims on the anchors' states by
-// deadline (votequeue.EndAnchorClaim): done if the anchor committed,
-// else deleted. A claim Redis does not end expires.
-func (l *Log) endClaims(ctx context.Context, deadline time.Time, anchors []ballot.LogAnchor, committed bool) {
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	for _, a := range anchors {
-		if err := votequeue.EndAnchorClaim(ctx, l.rdb, a.Head.State, l.token, committed, l.anchorTimeout()); err != nil {
-			l.log.Debug("intake log: anchor claim left to expire", "state", a.Head.State, "err", err)
-		}
-	}
-}
-
 // anchorOf returns the anchor of s's last signed head, if it extends the
 // anchored one, is not stamped before it (such a head is to be signed
 // again, resign, not sent to a refusal) and is not stamped so far ahead of
@@ -1079,7 +941,6 @@ func (l *Log) endClaims(ctx context.Context, deadline time.Time, anchors []ballo
 func (l *Log) anchorOf(ctx context.Context, state string, s *stateLog) (ballot.LogAnchor, ballot.TreeHead, bool, error) {
 	s.mu.Lock()
 	signed, known := s.signed.Size, s.anchoredKnown
-	s.deferred = false
 	s.mu.Unlock()
 	if signed == 0 {
 		return ballot.LogAnchor{}, ballot.TreeHead{}, false, nil

@@ -37,13 +37,7 @@ const alertMargin = 2 * maxScrapeInterval
 // the round that finds the delay passed comes an interval later at most,
 // and that round's anchor comes within takeOverDelay again (it may wait
 // for the anchor in flight, and a round, as the winner's may). Signing a
-// round's states, up to call each, may delay it more (takeOverDelay). A
-// claim on the state's anchor that the stopped gateway left in flight
-// (votequeue.ClaimAnchor: it was killed with its anchor in flight)
-// expires an anchor's bound after it was made, before it stopped: within
-// an anchor's bound of the round that takes over, the time the last term
-// allows for this gateway's own anchor in flight, so it delays the
-// take-over's anchor no further.
+// round's states, up to call each, may delay it more (takeOverDelay).
 func takeOverBy(interval, call time.Duration) time.Duration {
 	return 2*interval + 2*takeOverDelay(interval, call)
 }

@@ -20,7 +20,6 @@
 //	lag:{CA}              age in ms of the oldest vote not yet committed, set by the batcher (LagKey)
 //	log:{CA}              list: the intake log, every accepted vote in acceptance order, compact (LogKey)
 //	loghead:{CA}          the log's latest signed tree head, JSON ballot.TreeHead (HeadKey)
-//	loghead:{CA}:anchor   "<token> <size> <i|d>": the claim of the gateway anchoring the log's head, expiring (AnchorClaimKey)
 //	receipt:{CA}:batches  hash batch seq -> what its votes' receipts share (BatchesKey)
 //	receipt:<4 hex>       hash raw vote id -> receipt location, no hash tag (ReceiptKey; receipts.go)
 //
@@ -97,26 +96,8 @@
 // takes one of its log's size and root that another key signed and no
 // gateway anchored, anchoring its own head of them and publishing none;
 // gateways
-// stopped together each take the stored last heads, and the anchor claim
-// below has one of them send each state's anchor).
-//
-// A signer claims a state's anchor before sending it (ClaimAnchor, one
-// script call a state of the anchor) under loghead:{CA}:anchor, the value
-// "<token> <size> <phase>": a token the signer draws at start (one per
-// process), the size of the head it anchors, and "i" while the anchor is
-// in flight; an anchor that commits leaves it "d" (done), one that fails
-// deletes it (EndAnchorClaim). It expires after the signer's bound on an
-// anchor (gateway/intakelog: 4 call timeouts, 20 s by default), counted
-// again from its end when done. A signer leaves a state out of its anchor
-// while another token's claim stands in flight (of any size), or done of
-// at least its head's size: so gateways sharing a key that both find
-// their head stored (signed byte for byte alike, in the same millisecond),
-// one taking over a head whose winner's anchor is still in flight, and
-// gateways stopped together send one anchor of a head, not one each. The
-// claim is advice, never trusted for safety: the ledger still refuses an
-// anchor that does not extend its head, a signer left out reads the
-// ledger before it anchors again, and a claim of a signer gone (killed
-// with its anchor in flight) only delays the next anchor until it expires.
+// stopped together each anchor the stored last heads, all but the first
+// anchor to commit being read conflicts or no-op repeats).
 //
 // # Stream entries
 //
@@ -230,10 +211,6 @@ func LogKey(partition string) string { return "log:" + tag(partition) }
 
 // HeadKey holds the latest signed tree head of a partition's log.
 func HeadKey(partition string) string { return "loghead:" + tag(partition) }
-
-// AnchorClaimKey holds the claim of the gateway anchoring a partition's
-// log head (anchorclaim.go).
-func AnchorClaimKey(partition string) string { return "loghead:" + tag(partition) + ":anchor" }
 
 // Fields encodes a vote as the field/value list of a stream entry, in the
 // order XADD takes them.
