@@ -96,6 +96,15 @@ const (
 	BFTViewChangeTimeout = 10 * time.Second
 )
 
+// BFTViewChangeTime is the longest k consecutive SmartBFT view changes can
+// take: each one that does not complete in time is given up and the next
+// started, and SmartBFT waits BFTViewChangeTimeout times the number of the
+// attempt (1, 2, … k; SmartBFT's internal/bft/viewchanger.go,
+// checkIfTimeout, reset once a view starts), k(k+1)/2 timeouts in all.
+func BFTViewChangeTime(k int) time.Duration {
+	return BFTViewChangeTimeout * time.Duration(k*(k+1)/2)
+}
+
 // SmartBFTOptions are the SmartBFT settings. configtxgen takes them as given
 // (missing fields become zero, not defaults), so every one is set. Block
 // cutting reuses the channel's BatchSize (MaxMessageCount and

@@ -250,11 +250,21 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 	}
 }
 
+// leaderSilenceNoticed is how long the followers take to act on a silent
+// leader: whichever comes first of a forwarded request still not ordered
+// (the request timeout) and no heartbeat (the leader heartbeat timeout)
+// starts a view change; the later bounds it.
+const leaderSilenceNoticed = max(network.BFTRequestTimeout, network.BFTLeaderHeartbeatTimeout)
+
 // recoveryWithin is how long after pausing the leader TestBFTFaults waits
-// for a new view and commits after it: the request timeout and three view
-// changes that time out (10 + 20 + 30 s, viewChangeTime), and then some; a
+// for a new view and commits after it: the followers noticing, three view
+// changes that time out (10 + 20 + 30 s, network.BFTViewChangeTime) and
+// the most slack (maxSlack): 75 s. The load's transactions wait as long
+// (startLoad): a recovery the test waits for does not fail them first. A
 // failure to get there is reported with the orderers' consensus events.
-const recoveryWithin = 90 * time.Second
+func recoveryWithin() time.Duration {
+	return leaderSilenceNoticed + network.BFTViewChangeTime(3) + maxSlack
+}
 
 // followerMargin is how much longer than its bound TestBFTFaults keeps a
 // follower paused, so that the bound is tested while the follower is silent.
@@ -280,38 +290,39 @@ func TestBFTFaults(t *testing.T) {
 		before := l.baseline(t)
 		slack := pipelineSlack(before)
 		victim := leader(t, n)
-		live := ordererNamesExcept(victim)
+		live := nettest.OrderersExcept(victim)
 		gateway := network.PeerProcess(network.Commission) // probeContract's: the commits the load sees are its
-		mark := markLogs(t, n, append(live, gateway)...)
+		mark := nettest.MarkLogs(t, n, append(live, gateway)...)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		mark.logConsensusOnFailure(t, live, gateway)
-		view, _ := mark.views(t, live)
-		recovered := mark.awaitNewView(t, l, live, view, pausedAt.Add(recoveryWithin))
+		logConsensusOnFailure(t, mark, live, gateway)
+		view, _ := mark.Views(t, live)
+		recovered := awaitNewView(t, mark, l, live, view, pausedAt.Add(recoveryWithin()))
 		res := l.stop()
-		_, since := mark.views(t, live)
-		changes, censored := since-view, mark.censorships(t, gateway)
+		_, since := mark.Views(t, live)
+		changes, censored := since-view, censorships(t, mark, gateway)
 		gap := res.maxGap(pausedAt)
 		// The followers complain after the request timeout (a request they
-		// forwarded is still not ordered, or no heartbeat came), then view
+		// forwarded is still not ordered) or the heartbeat timeout (no
+		// heartbeat came), whichever is later at worst, then view
 		// changes run until one completes: the i-th is given up after i view
 		// change timeouts. If the gateway peer took its blocks from the
 		// silent leader, it switches once another orderer's headers have
 		// shown a newer block for the block censorship timeout. The rest is
 		// the commit pipeline's, measured before the pause (pipelineSlack).
-		bound := network.BFTRequestTimeout + viewChangeTime(changes) + time.Duration(censored)*network.BlockCensorshipTimeout + slack
-		t.Logf("paused %s (the leader) in view %d: %d commits after, longest gap %.1f s; bound %.1f s = request timeout %s + %d view change(s) %s + %d block source switch(es) × %s + slack %.1f s (2 × the longest gap before the pause, %.1f s, at least %s)",
-			victim, view, res.since(pausedAt), gap.Seconds(), bound.Seconds(), network.BFTRequestTimeout, changes, viewChangeTime(changes),
-			censored, network.BlockCensorshipTimeout, slack.Seconds(), before.Seconds(), minSlack)
+		bound := leaderSilenceNoticed + network.BFTViewChangeTime(changes) + time.Duration(censored)*network.BlockCensorshipTimeout + slack
+		t.Logf("paused %s (the leader) in view %d: %d commits after, longest gap %.1f s; bound %.1f s = max(request, heartbeat timeout) %s + %d view change(s) %s + %d block source switch(es) × %s + slack %.1f s (2 × the longest gap before the pause, %.1f s, within [%s, %s])",
+			victim, view, res.since(pausedAt), gap.Seconds(), bound.Seconds(), leaderSilenceNoticed, changes, network.BFTViewChangeTime(changes),
+			censored, network.BlockCensorshipTimeout, slack.Seconds(), before.Seconds(), minSlack, maxSlack)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
 		if !recovered {
 			t.Fatalf("no new view with %d commits after it within %s of pausing %s: the live orderers reached view %d (from %d), %d commits since the pause",
-				recoveryCommits, recoveryWithin, victim, since, view, res.since(pausedAt))
+				recoveryCommits, recoveryWithin(), victim, since, view, res.since(pausedAt))
 		}
 		if gap > bound {
 			t.Fatalf("commits stalled %.1f s with %s silent, more than the %.1f s its timeouts and %d view change(s) explain", gap.Seconds(), victim, bound.Seconds(), changes)
@@ -414,15 +425,15 @@ func TestBFTFaults(t *testing.T) {
 		// censorship timeout before it switches; requests wait at most the
 		// request timeout. Either way, plus the commit pipeline's slack.
 		bound := max(network.BFTRequestTimeout, network.BlockCensorshipTimeout) + slack
-		live := ordererNamesExcept(victim)
+		live := nettest.OrderersExcept(victim)
 		gateway := network.PeerProcess(network.Commission)
-		mark := markLogs(t, n, append(live, gateway)...)
+		mark := nettest.MarkLogs(t, n, append(live, gateway)...)
 		pausedAt := time.Now()
 		if err := n.Pause(victim); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = n.Resume(victim) })
-		mark.logConsensusOnFailure(t, live, gateway)
+		logConsensusOnFailure(t, mark, live, gateway)
 		time.Sleep(bound + followerMargin) // the fault's length: nothing to await
 		resumedAt := time.Now()
 		if err := n.Resume(victim); err != nil {
@@ -430,10 +441,10 @@ func TestBFTFaults(t *testing.T) {
 		}
 		res := l.stop()
 		gap := res.maxGapIn(pausedAt, resumedAt)
-		view, since := mark.views(t, live)
-		t.Logf("paused %s (a follower) for %.1f s: %d commits meanwhile, longest gap %.1f s; bound %.1f s = max(request timeout %s, block censorship timeout %s) + slack %.1f s (2 × the longest gap before the pause, %.1f s, at least %s); %d block source switch(es), %d view change(s)",
+		view, since := mark.Views(t, live)
+		t.Logf("paused %s (a follower) for %.1f s: %d commits meanwhile, longest gap %.1f s; bound %.1f s = max(request timeout %s, block censorship timeout %s) + slack %.1f s (2 × the longest gap before the pause, %.1f s, within [%s, %s]); %d block source switch(es), %d view change(s)",
 			victim, resumedAt.Sub(pausedAt).Seconds(), res.since(pausedAt)-res.since(resumedAt), gap.Seconds(), bound.Seconds(), network.BFTRequestTimeout, network.BlockCensorshipTimeout,
-			slack.Seconds(), before.Seconds(), minSlack, mark.censorships(t, gateway), since-view)
+			slack.Seconds(), before.Seconds(), minSlack, maxSlack, censorships(t, mark, gateway), since-view)
 		if res.err != nil {
 			t.Fatalf("a transaction never committed: %v", res.err)
 		}
@@ -636,7 +647,7 @@ type load struct {
 
 type loadResult struct {
 	commits []time.Time // when each transaction's commit was seen, in order
-	err     error       // a transaction that did not commit within 60 s
+	err     error       // a transaction that did not commit within recoveryWithin (75 s)
 }
 
 func startLoad(c *client.Contract, workers int) *load {
@@ -646,7 +657,7 @@ func startLoad(c *client.Contract, workers int) *load {
 		go func() {
 			defer l.wg.Done()
 			for i := 0; !l.stopping.Load(); i++ {
-				err := submitEventually(c, fmt.Sprintf("load-%d-%d", w, i), "x", 60*time.Second)
+				err := submitEventually(c, fmt.Sprintf("load-%d-%d", w, i), "x", recoveryWithin())
 				l.mu.Lock()
 				if err != nil && l.res.err == nil {
 					l.res.err = err
