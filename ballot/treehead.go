@@ -77,6 +77,17 @@ const HeadStaleMark = "[head-stale]"
 // wrapped, says ErrHeadStale.
 func IsHeadStale(message string) bool { return strings.Contains(message, HeadStaleMark) }
 
+// UnknownLogKeyMark is in the chaincode's refusal of a head signed by a
+// key not registered on the ledger (ErrUnknownLogKey), the contract
+// between the chaincode and its clients as HeadConflictMark. The
+// chaincode adds it to the refusal; ErrUnknownLogKey's own text, which
+// the verifiers report, does not carry it.
+const UnknownLogKeyMark = "[unknown-log-key]"
+
+// IsUnknownLogKey reports whether a message from the chaincode, however
+// wrapped, says ErrUnknownLogKey.
+func IsUnknownLogKey(message string) bool { return strings.Contains(message, UnknownLogKeyMark) }
+
 // ErrClockSkew: the ledger refuses a transaction whose time (the
 // submitting client's clock) is more than MaxClockSkew from the endorsing
 // peer's clock, whatever the transaction. Its text carries ClockSkewMark,

@@ -2,6 +2,7 @@ package chaincode
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -60,7 +61,8 @@ func (c *BallotContract) GetLogKeys(ctx contractapi.TransactionContextInterface)
 // and one of its states, signed by a registered key, by the consistency
 // proof a log that extends the anchored one, stamped no earlier than the
 // anchored head, refused with ballot.HeadStaleMark, and at most
-// MaxClockSkew after the transaction's time). Any failing head
+// MaxClockSkew after the transaction's time; a head of a key not
+// registered is refused with ballot.UnknownLogKeyMark). Any failing head
 // refuses the whole transaction. A repeat of the anchored head writes
 // nothing; every other head replaces its state's record
 // (ballot.AnchoredHead under ballot.LogHeadKey). Any
@@ -95,6 +97,9 @@ func (c *BallotContract) AnchorLogHeads(ctx contractapi.TransactionContextInterf
 		}
 		return prev, nil
 	}, stub.GetTxID(), now.UnixMilli())
+	if errors.Is(err, ballot.ErrUnknownLogKey) {
+		return "", fmt.Errorf("%s %w", ballot.UnknownLogKeyMark, err)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -97,7 +97,8 @@ func TestAnchorLogHeads(t *testing.T) {
 	unregistered := log.anchor(t, 12)
 	unregistered.Head, _ = unregistered.Head.Sign(rogue)
 	_, err = h.call(commissionClient, h.anchorFn(unregistered))
-	wantErr(t, "a head by an unregistered key", err, "not registered")
+	wantErr(t, "a head by an unregistered key", err, ballot.UnknownLogKeyMark+" head of CA")
+	wantErr(t, "a head by an unregistered key", err, ballot.ErrUnknownLogKey.Error())
 
 	rewritten := &logFixture{key: log.key}
 	rewritten.grow(t, 3)

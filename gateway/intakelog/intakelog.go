@@ -149,7 +149,8 @@ type Ledger interface {
 	// ballot.ErrHeadConflict, of one stamped before it ballot.ErrHeadStale,
 	// of the transaction's time (this gateway's clock) more than
 	// ballot.MaxClockSkew from a peer's, or outside the peer's
-	// peer.authentication.timewindow, ballot.ErrClockSkew.
+	// peer.authentication.timewindow, ballot.ErrClockSkew, of a head
+	// signed by a key not registered on the ledger ballot.ErrUnknownLogKey.
 	AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error
 	// LogHead returns a state's last anchored head, or an error wrapping
 	// ballot.ErrNotFound when none is.
@@ -268,6 +269,11 @@ type Log struct {
 	// leaving is set by the closing round: sign takes over a size refused
 	// as stored (stateLog.lost) at once, not after takeOverDelay.
 	leaving atomic.Bool
+	// unknownKeyWarned is when (Config.Now, Unix nanoseconds) a round's
+	// anchor refused for this gateway's key not being registered on the
+	// ledger (ballot.ErrUnknownLogKey) was last logged at warn level; zero
+	// since an anchor committed, or none was (anchorFailed).
+	unknownKeyWarned atomic.Int64
 }
 
 // stateLog is one state's tree, as far as this process has read it.
@@ -491,7 +497,7 @@ func (l *Log) closingRound(ctx context.Context, elections Elections) {
 		l.log.Info(msg, args...)
 	}
 	if err != nil {
-		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err)
+		l.anchorFailed("intake log: closing anchor failed: "+waitNote, err, true)
 		return
 	}
 	if left := l.where(states, (*stateLog).unanchored); len(left) > 0 {
@@ -576,21 +582,45 @@ func (l *Log) anchorAndLog(ctx context.Context, states []string) {
 	case errors.Is(err, errSuperseded):
 		l.log.Debug("intake log: anchor", "err", err)
 	default:
-		l.anchorFailed("intake log: anchor", err)
+		l.anchorFailed("intake log: anchor", err, false)
 	}
 }
 
 // anchorFailed logs a failed anchor at warn level as msg. A refusal of
 // this gateway's clock (ballot.ErrClockSkew, the chaincode's or the
 // peers') says so, with the clock and the fix: signing again does not
-// help, and every anchor is refused until the clock is fixed.
-func (l *Log) anchorFailed(msg string, err error) {
+// help, and every anchor is refused until the clock is fixed. So does a
+// refusal of its key, not registered on the ledger
+// (ballot.ErrUnknownLogKey): a round's (closing false) at most once every
+// UnanchoredAlertAfter while the key is not registered (an anchor
+// committed starts it again), the rounds' in between at debug level (each
+// counted in intake_log_anchor_failures_total, as every failure is); the
+// closing round's (closing) always.
+func (l *Log) anchorFailed(msg string, err error, closing bool) {
+	if errors.Is(err, ballot.ErrUnknownLogKey) {
+		now := l.cfg.Now()
+		if last := l.unknownKeyWarned.Load(); !closing && last != 0 && now.Sub(time.Unix(0, last)).Abs() < UnanchoredAlertAfter {
+			l.log.Debug(msg, "err", err)
+			return
+		}
+		if !closing {
+			l.unknownKeyWarned.Store(now.UnixNano())
+		}
+		l.log.Warn(msg+": "+unknownKeyNote(), "err", err)
+		return
+	}
 	if !errors.Is(err, ballot.ErrClockSkew) {
 		l.log.Warn(msg, "err", err)
 		return
 	}
 	l.log.Warn(msg+": refused for this gateway's clock; its heads are signed and served but none is anchored until the clock is fixed, then they are (signed again if stamped ahead). "+ballot.ClockSkewAdvice(),
 		"clock", l.cfg.Now().UTC().Format(time.RFC3339), "max_skew", ballot.MaxClockSkew.String(), "err", err)
+}
+
+// unknownKeyNote says, in a warning of an anchor refused for this
+// gateway's key (anchorFailed), what it means and the fix.
+func unknownKeyNote() string {
+	return fmt.Sprintf("refused for this gateway's signing key, not registered on the ledger; its heads are signed and served but none is anchored until the key is registered (bin/roll publish -log-public-key <its public key>); while it is not, a round's refusal is logged at warn level once every %s, the others at debug level, each counted in intake_log_anchor_failures_total", UnanchoredAlertAfter)
 }
 
 // sign follows the state's log and, with a key, publishes a head of it if
@@ -884,6 +914,7 @@ func (l *Log) anchor(ctx context.Context, states []string) error {
 	}
 	err := l.ledger.AnchorLogHeads(ctx, anchors)
 	if err == nil {
+		l.unknownKeyWarned.Store(0)
 		leaving := l.leaving.Load()
 		for i, s := range heads {
 			s.mu.Lock()

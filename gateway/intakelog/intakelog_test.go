@@ -1,6 +1,7 @@
 package intakelog
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -651,6 +652,86 @@ func TestClockRefusalIsLoggedWithTheFix(t *testing.T) {
 	if clock, err := time.Parse(time.RFC3339, m[1]); err != nil || fast().Sub(clock).Abs() > time.Minute {
 		t.Errorf("the log names the clock %s (%v); want this gateway's, %s", m[1], err, fast().UTC().Format(time.RFC3339))
 	}
+}
+
+// A gateway whose key is not registered on the ledger has every anchor
+// refused for it, a round after another: a round's refusal is logged at
+// warn level, saying so and the fix, at most once every
+// UnanchoredAlertAfter (the others at debug level, each counted as a
+// failure); the closing round's refusal always is (its "closing anchor
+// failed", which IntakeLogUnanchored's runbook has operators read),
+// without delaying the rounds' next warning. Once an anchor commits (the
+// key registered), the next refusal is logged at warn level again.
+// Before, every round's refusal was a warn line that did not say the key
+// was refused.
+func TestUnregisteredKeyWarnsOnceAPeriod(t *testing.T) {
+	srv, rdb, _, ledger := signerSetup(t)
+	clock := newStillClock()
+	ledger.now = clock.now
+	registered := ledger.keys
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	var logs strings.Builder
+	reg := prometheus.NewRegistry()
+	l := New(srv.ClientAs(redisserver.UserGateway), ledger, Config{Key: key, Registry: reg, Now: clock.now},
+		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	ctx := context.Background()
+	round := func() {
+		t.Helper()
+		if err := l.sign(ctx, "e1", "CA"); err != nil {
+			t.Fatal(err)
+		}
+		l.anchorAndLog(ctx, []string{"CA"})
+	}
+	says := `level=WARN msg="intake log: anchor: refused for this gateway's signing key, not registered on the ledger`
+	count := func(what string, rounds, warns, debugs int) {
+		t.Helper()
+		if n, debug := strings.Count(logs.String(), says), strings.Count(logs.String(), `level=DEBUG msg="intake log: anchor"`); n != warns || debug != debugs {
+			t.Errorf("%s: %d warn lines saying %q and %d at debug; want %d and %d:\n%s", what, n, says, debug, warns, debugs, logs.String())
+		}
+		if got := metricValue(t, reg, "intake_log_anchor_failures_total"); got != float64(rounds) {
+			t.Errorf("%s: intake_log_anchor_failures_total = %v; want %d", what, got, rounds)
+		}
+	}
+	appendVotes(t, rdb, "CA", 2)
+	for range 3 {
+		round()
+		clock.advance(time.Second)
+	}
+	count("3 rounds refused for the key", 3, 1, 2)
+	clock.advance(UnanchoredAlertAfter - 4*time.Second)
+	round() // a second short of the period since the warning
+	count("a round within the period", 4, 1, 3)
+	clock.advance(time.Second)
+	round()
+	count("a round a period after the warning", 5, 2, 3)
+
+	closing := `level=WARN msg="intake log: closing anchor failed: ` + waitNote + `: refused for this gateway's signing key, not registered on the ledger`
+	for range 2 {
+		l.closingRound(ctx, fixedElections{})
+	}
+	if n := strings.Count(logs.String(), closing); n != 2 {
+		t.Errorf("2 closing rounds refused for the key: %d warn lines saying %q; want 2:\n%s", n, closing, logs.String())
+	}
+	round()
+	count("a round after the closing rounds, within the period", 8, 2, 4)
+
+	keys, _, err := registered.Register([]ballot.LogKey{ballot.NewLogKey(key.Public().(ed25519.PublicKey))}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.mu.Lock()
+	ledger.keys = keys
+	ledger.mu.Unlock()
+	round() // the key registered: the anchor commits
+	if got := ledger.head("CA").Size; got != 2 {
+		t.Fatalf("anchored size %d once the key is registered; want 2", got)
+	}
+	ledger.mu.Lock()
+	ledger.keys = registered // another election's keys, say
+	ledger.mu.Unlock()
+	appendVotes(t, rdb, "CA", 2)
+	round()
+	count("a refusal after an anchor committed", 9, 3, 4)
 }
 
 // metricHelp is the help text of a metric family reg gathers.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 
@@ -41,7 +42,8 @@ func (b *Ballot) LogKeys(ctx context.Context) (ballot.LogKeys, error) {
 // AnchorLogHeads anchors signed tree heads (Commission client identity)
 // and waits for the transaction to commit VALID. A refusal carries the
 // chaincode's reason; see anchorError for the errors that wrap
-// ballot.ErrHeadConflict, ballot.ErrHeadStale and ballot.ErrClockSkew.
+// ballot.ErrHeadConflict, ballot.ErrHeadStale, ballot.ErrUnknownLogKey and
+// ballot.ErrClockSkew.
 func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor) error {
 	payload, err := json.Marshal(map[string][]ballot.LogAnchor{"heads": anchors})
 	if err != nil {
@@ -61,8 +63,11 @@ func (b *Ballot) AnchorLogHeads(ctx context.Context, anchors []ballot.LogAnchor)
 // conflict at commit (it committed between this one's endorsement and its
 // commit: the validation code, not text). The chaincode's refusal of a
 // head stamped before the anchored one (ballot.HeadStaleMark) wraps
-// ballot.ErrHeadStale; other failures are txError's (a refusal of this
-// client's clock wraps ballot.ErrClockSkew).
+// ballot.ErrHeadStale, of a head signed by a key not registered
+// (ballot.UnknownLogKeyMark, or an older chaincode's refusal without it,
+// told by ballot.ErrUnknownLogKey's text) ballot.ErrUnknownLogKey; other
+// failures are txError's (a refusal of this client's clock wraps
+// ballot.ErrClockSkew).
 func anchorError(n int, err error) error {
 	what := fmt.Sprintf("anchor %d log heads", n)
 	peers := peerMessages(err)
@@ -72,8 +77,17 @@ func anchorError(n int, err error) error {
 		return refusal(what, ballot.ErrHeadConflict, err, peers)
 	case ballot.IsHeadStale(err.Error() + peers):
 		return refusal(what, ballot.ErrHeadStale, err, peers)
+	case unknownLogKey(err.Error() + peers):
+		return refusal(what, ballot.ErrUnknownLogKey, err, peers)
 	}
 	return txError(what, err)
+}
+
+// unknownLogKey says whether the chaincode's message refuses a head for
+// its key, not registered: it carries ballot.UnknownLogKeyMark, or, from
+// a chaincode older than the mark, ballot.ErrUnknownLogKey's text.
+func unknownLogKey(message string) bool {
+	return ballot.IsUnknownLogKey(message) || strings.Contains(message, ballot.ErrUnknownLogKey.Error())
 }
 
 // LogHead reads a state's last anchored head, or ballot.ErrNotFound.

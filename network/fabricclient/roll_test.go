@@ -69,29 +69,32 @@ func TestUntilOrdered(t *testing.T) {
 
 // TestAnchorError: the chaincode's head-conflict refusal and a read
 // conflict at commit wrap ballot.ErrHeadConflict; its refusal of a head
-// stamped before the anchored one wraps ballot.ErrHeadStale, of this
-// client's clock ballot.ErrClockSkew; another refusal, another validation
-// code and an unreachable peer wrap none.
-// Every one keeps the peers' messages.
+// stamped before the anchored one wraps ballot.ErrHeadStale, of a head
+// signed by a key not registered ballot.ErrUnknownLogKey (by its mark, or
+// an older chaincode's text), of this client's clock ballot.ErrClockSkew;
+// another refusal, another validation code and an unreachable peer wrap
+// none. Every one keeps the peers' messages.
 func TestAnchorError(t *testing.T) {
 	for _, tc := range []struct {
-		name                   string
-		err                    error
-		conflict, stale, clock bool
+		name                            string
+		err                             error
+		conflict, stale, clock, unknown bool
 	}{
-		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true, false, false},
-		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true, false, false},
-		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true, false, false},
-		{"stale head refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadStaleMark+" ballot: ..."), false, true, false},
-		{"clock refusal", endorseFailure(t, "chaincode response 500, "+ballot.ClockSkewMark+" ballot: ...: proposal timestamp ... is 3m0s from this peer's clock"), false, false, true},
-		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger"), false, false, false},
-		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false, false, false},
-		{"unreachable", context.DeadlineExceeded, false, false, false},
+		{"head conflict refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadConflictMark+" ballot: ..."), true, false, false, false},
+		{"read conflict", &client.CommitError{TransactionID: "c", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}, true, false, false, false},
+		{"phantom read conflict", &client.CommitError{TransactionID: "d", Code: peer.TxValidationCode_PHANTOM_READ_CONFLICT}, true, false, false, false},
+		{"stale head refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: "+ballot.HeadStaleMark+" ballot: ..."), false, true, false, false},
+		{"clock refusal", endorseFailure(t, "chaincode response 500, "+ballot.ClockSkewMark+" ballot: ...: proposal timestamp ... is 3m0s from this peer's clock"), false, false, true, false},
+		{"key refusal", endorseFailure(t, "chaincode response 500, "+ballot.UnknownLogKeyMark+" head of CA, size 15: ballot: ..."), false, false, false, true},
+		{"key refusal of an older chaincode", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signed by a key not registered on the ledger: key id \"8839\""), false, false, false, true},
+		{"another refusal", endorseFailure(t, "chaincode response 500, head of CA, size 15: ballot: tree head signature does not verify"), false, false, false, false},
+		{"invalid otherwise", &client.CommitError{TransactionID: "e", Code: peer.TxValidationCode_ENDORSEMENT_POLICY_FAILURE}, false, false, false, false},
+		{"unreachable", context.DeadlineExceeded, false, false, false, false},
 	} {
 		err := anchorError(2, tc.err)
 		if errors.Is(err, ballot.ErrHeadConflict) != tc.conflict || errors.Is(err, ballot.ErrHeadStale) != tc.stale ||
-			errors.Is(err, ballot.ErrClockSkew) != tc.clock || !errors.Is(err, tc.err) {
-			t.Errorf("%s: %v; want a head conflict: %v, a stale head: %v, a clock refused: %v, wrapping the cause", tc.name, err, tc.conflict, tc.stale, tc.clock)
+			errors.Is(err, ballot.ErrClockSkew) != tc.clock || errors.Is(err, ballot.ErrUnknownLogKey) != tc.unknown || !errors.Is(err, tc.err) {
+			t.Errorf("%s: %v; want a head conflict: %v, a stale head: %v, a clock refused: %v, a key not registered: %v, wrapping the cause", tc.name, err, tc.conflict, tc.stale, tc.clock, tc.unknown)
 		}
 		if msgs := peerMessages(tc.err); !strings.HasSuffix(err.Error(), msgs) {
 			t.Errorf("%s: %v lacks the peers' messages %q", tc.name, err, msgs)
