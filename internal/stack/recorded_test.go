@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/votechain/votechain/internal/proc"
@@ -66,8 +67,11 @@ func TestStopRecordedStopsLatestStartedFirst(t *testing.T) {
 	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{
 		"orderer0": at(100), "orderer1": at(110), "peer0.Commission": at(200), "chaincode.Commission": at(250)}})
 	writeJSON(t, filepath.Join(dir, "scaleout", "stack.json"), map[string]proc.ID{"gateway1": at(600)})
+	var mu sync.Mutex // StopRecorded stops the gateways of a record together
 	var stopped []string
 	noting := func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		stopped = append(stopped, fmt.Sprint(id.Start))
 		return proc.Gone, nil
 	}
