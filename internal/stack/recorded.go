@@ -32,21 +32,23 @@ import (
 // peers, a chaincode server's peer, a peer on the orderers) stops before it
 // (one restarted since stops as started then), grouped as Down groups them
 // (stopGroups): the gateways of a record together, in the place of the
-// first of them started (HAProxy, started after it, stops before them; the
-// batchers, started before it, once all of them stopped), every other
-// process alone, each group only once every stop of the one before has
-// ended (stopInGroups). Each process with a start time is stopped as Down
-// stops it (stopSteps: HAProxy softly, a gateway within its recorded
-// --shutdown-timeout; a PID now held by a later process is left alone),
-// taking at most its SIGKILL's wait and 5 s (proc.StopSteps): 25 s
-// (appStopGrace's 20 and 5) for most, a gateway's grace and 5 s, HAProxy's
-// hard-stop-after and 12 s (haproxyStopMargin, 5 s after SIGTERM, 5 s after
-// SIGKILL); a record's gateways the longest of theirs. One recorded without
-// (a bare PID, from an older version) whose PID is held cannot be told from
-// a later process and is left running. It returns nil when none of them runs any more;
-// otherwise an error naming each one left running, where it is recorded
-// and how to stop it, having changed no record. A folder no stack made is
-// refused (CheckRunDir) before anything is signalled.
+// latest started of them, so what was started before any of them (the
+// batchers, Redis, a peer restarted between two gateways' starts) stops once
+// all of them stopped, and the record's HAProxy always before them; every
+// other process alone, as is one recorded as a bare PID; each group only
+// once every stop of the one before has ended (stopInGroups). Each process
+// with a start time is stopped as Down stops it (stopSteps: HAProxy softly,
+// a gateway within its recorded --shutdown-timeout; a PID now held by a
+// later process is left alone), taking at most its SIGKILL's wait and 5 s
+// (proc.StopSteps): 25 s (appStopGrace's 20 and 5) for most, a gateway's
+// grace and 5 s, HAProxy's hard-stop-after and 12 s (haproxyStopMargin, 5 s
+// after SIGTERM, 5 s after SIGKILL); a record's gateways the longest of
+// theirs. One recorded without (a bare PID, from an older version) whose PID
+// is held cannot be told from a later process and is left running. It
+// returns nil when none of them runs any more; otherwise an error naming
+// each one left running, where it is recorded and how to stop it, having
+// changed no record. A folder no stack made is refused (CheckRunDir) before
+// anything is signalled.
 func StopRecorded(dir string, log *slog.Logger) error {
 	return stopRecordedWith(proc.StopSteps, dir, log)
 }
@@ -161,8 +163,7 @@ func stopRecorded(stop stopFunc, dir string, all []recordedProcess, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	var left []string
-	groups := stopGroups(stopOrder(all), func(p recordedProcess) string { return p.name }, func(p recordedProcess) string { return p.file })
-	stopInGroups(groups, func(p recordedProcess) error { return stopByID(stop, p, log) }, func(p recordedProcess, err error) {
+	stopInGroups(stopRecordedGroups(all), func(p recordedProcess) error { return stopByID(stop, p, log) }, func(p recordedProcess, err error) {
 		if err != nil {
 			left = append(left, fmt.Sprintf("%s, recorded in %s: %v", p.name, p.file, err))
 		}
@@ -172,6 +173,20 @@ func stopRecorded(stop stopFunc, dir string, all []recordedProcess, log *slog.Lo
 			dir, strings.Join(left, "\n  "))
 	}
 	return nil
+}
+
+// stopRecordedGroups returns the processes all in the groups StopRecorded
+// stops them in: stopOrder's order, grouped by stopGroups with the gateways
+// of each record together, but for one recorded as a bare PID: stopOrder
+// puts it last and it is never signalled, so it stays alone (a record of
+// its own) and does not hold back the others of its record.
+func stopRecordedGroups(all []recordedProcess) [][]recordedProcess {
+	return stopGroups(stopOrder(all), func(p recordedProcess) string { return p.name }, func(p recordedProcess) string {
+		if p.id.Start == 0 {
+			return p.file + "\x00" + p.name
+		}
+		return p.file
+	})
 }
 
 // recordedProcess is one process a record of a run folder names.

@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/votechain/votechain/internal/proc"
 	"github.com/votechain/votechain/internal/proc/proctest"
 	"github.com/votechain/votechain/internal/rundir/rundirtest"
+	"github.com/votechain/votechain/test-network/nettest"
 )
 
 // TestStopRecordedRefusesWhatWillNotStop: a recorded process that does not
@@ -65,8 +67,11 @@ func TestStopRecordedStopsLatestStartedFirst(t *testing.T) {
 	writeJSON(t, filepath.Join(dir, "network", "state.json"), map[string]any{"pids": map[string]proc.ID{
 		"orderer0": at(100), "orderer1": at(110), "peer0.Commission": at(200), "chaincode.Commission": at(250)}})
 	writeJSON(t, filepath.Join(dir, "scaleout", "stack.json"), map[string]proc.ID{"gateway1": at(600)})
+	var mu sync.Mutex // StopRecorded stops the gateways of a record together
 	var stopped []string
 	noting := func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		stopped = append(stopped, fmt.Sprint(id.Start))
 		return proc.Gone, nil
 	}
@@ -99,26 +104,67 @@ func TestStopOrder(t *testing.T) {
 	}
 }
 
-// TestStopGroups: the gateways of one record stop together, in the place
-// of the first of them started (the last in stop order), so one restarted
-// after HAProxy still stops after it and before the batchers; those of
-// another record (a scale-out stack's) in a group of their own; every
-// other process alone, in its order.
+// TestStopGroups: StopRecorded stops the gateways of one record together,
+// in the place of the latest started of them, so Redis and a batcher
+// restarted after the first gateway still stop after every gateway, and
+// that record's HAProxy before them wherever its start puts it; those of
+// another record (a scale-out stack's) in a group of their own; one
+// recorded as a bare PID (last, never signalled) alone, so it holds back no
+// other gateway of its record; every other process alone, in stopOrder's
+// order. Down groups its services as before: Prometheus, HAProxy, the
+// explorer, the gateways together, the batchers, Redis's exporter, Redis.
 func TestStopGroups(t *testing.T) {
-	type p struct{ name, record string }
-	ps := []p{
-		{"gateway1", "stack.json"}, {"prometheus", "stack.json"}, {"haproxy", "stack.json"}, {"gateway", "scaleout/stack.json"},
-		{"explorer", "stack.json"}, {"gateway0", "stack.json"}, {"batcher0", "stack.json"}, {"peer0.Commission", "network/state.json"},
+	at := func(name, file string, start uint64) recordedProcess {
+		return recordedProcess{name: name, file: file, id: proc.ID{PID: 1, Start: start}}
 	}
+	for _, c := range []struct {
+		name string
+		all  []recordedProcess
+		want []string
+	}{
+		{"as started by make up", []recordedProcess{
+			at("redis", "stack.json", 100), at("batcher0", "stack.json", 200), at("gateway0", "stack.json", 300),
+			at("gateway1", "stack.json", 310), at("explorer", "stack.json", 320), at("haproxy", "stack.json", 330),
+			at("gateway", "scaleout/stack.json", 400), at("peer0.Commission", "network/state.json", 50),
+		}, []string{"gateway", "haproxy", "explorer", "gateway1+gateway0", "batcher0", "redis", "peer0.Commission"}},
+		{"restarted in between", []recordedProcess{
+			at("batcher0", "stack.json", 100), at("gateway0", "stack.json", 200), at("explorer", "stack.json", 300),
+			at("haproxy", "stack.json", 400), at("prometheus", "stack.json", 450), at("redis", "stack.json", 500),
+			at("batcher1", "stack.json", 550), at("gateway1", "stack.json", 600), at("gateway", "scaleout/stack.json", 350),
+		}, []string{"haproxy", "gateway1+gateway0", "batcher1", "redis", "prometheus", "gateway", "explorer", "batcher0"}},
+		{"a bare PID", []recordedProcess{
+			at("batcher0", "stack.json", 100), at("gateway0", "stack.json", 200), at("gateway1", "stack.json", 0),
+			at("gateway2", "stack.json", 210), at("haproxy", "stack.json", 300), at("redis", "stack.json", 0),
+		}, []string{"haproxy", "gateway2+gateway0", "batcher0", "gateway1", "redis"}},
+	} {
+		if got := groupNames(stopRecordedGroups(c.all), func(p recordedProcess) string { return p.name }); !slices.Equal(got, c.want) {
+			t.Errorf("%s: StopRecorded's groups = %v; want %v", c.name, got, c.want)
+		}
+	}
+
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, PortBase: nettest.PortBase(t), BinDir: dir, FabricBin: dir, Builder: dir, Election: dir, Gateways: 3, Batchers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range s.services() {
+		s.pids[sp.Name] = proc.ID{PID: 1, Start: 1}
+	}
+	got := groupNames(s.recordedGroups(), func(sp proc.Spec) string { return sp.Name })
+	if want := []string{"prometheus", "haproxy", "explorer", "gateway2+gateway1+gateway0", "batcher1", "batcher0", "redis-exporter", "redis"}; !slices.Equal(got, want) {
+		t.Errorf("Down's groups = %v; want %v", got, want)
+	}
+}
+
+// groupNames names the groups, each by its members' names joined by "+".
+func groupNames[P any](groups [][]P, name func(P) string) []string {
 	var got []string
-	for _, g := range stopGroups(ps, func(q p) string { return q.name }, func(q p) string { return q.record }) {
+	for _, g := range groups {
 		var names []string
-		for _, q := range g {
-			names = append(names, q.name)
+		for _, p := range g {
+			names = append(names, name(p))
 		}
 		got = append(got, strings.Join(names, "+"))
 	}
-	if want := []string{"prometheus", "haproxy", "gateway", "explorer", "gateway1+gateway0", "batcher0", "peer0.Commission"}; !slices.Equal(got, want) {
-		t.Errorf("stopGroups = %v; want %v", got, want)
-	}
+	return got
 }

@@ -570,32 +570,46 @@ func (s *Stack) recordedGroups() [][]proc.Spec {
 // together, since each may take its --shutdown-timeout and stop margin
 // (gatewayStopGrace), so their stop takes the longest of theirs, not the
 // sum; every other process alone. The gateways' group takes the place of
-// the last of them in ps (the first started): what ps has before it
-// (HAProxy, the explorer) stops before every gateway of the record, what
-// it has after (the batchers, Redis) once every one has stopped. name(p)
-// is p's name in its record (isGateway).
+// the first of them in ps (the latest started), so what was started before
+// any of them (the batchers, Redis, one restarted between two gateways'
+// starts) stops only once every one has stopped; the record's HAProxy,
+// which sends them requests, stops before the group wherever ps has it.
+// name(p) is p's name in its record (isGateway, haproxyName).
 func stopGroups[P any](ps []P, name, record func(P) string) [][]P {
-	last := map[string]int{} // by record, the index in ps of its last gateway
+	gateways, haproxies := map[string][]int{}, map[string][]int{} // by record, indexes in ps
 	for i, p := range ps {
-		if isGateway(name(p)) {
-			last[record(p)] = i
+		switch n := name(p); {
+		case isGateway(n):
+			gateways[record(p)] = append(gateways[record(p)], i)
+		case n == haproxyName:
+			haproxies[record(p)] = append(haproxies[record(p)], i)
 		}
 	}
 	var groups [][]P
+	placed := make([]bool, len(ps))
+	place := func(at []int) {
+		var group []P
+		for _, i := range at {
+			if !placed[i] {
+				group, placed[i] = append(group, ps[i]), true
+			}
+		}
+		if len(group) > 0 {
+			groups = append(groups, group)
+		}
+	}
 	for i, p := range ps {
-		if !isGateway(name(p)) {
-			groups = append(groups, []P{p})
+		if placed[i] {
 			continue
 		}
-		if r := record(p); last[r] == i {
-			var gateways []P
-			for _, q := range ps {
-				if isGateway(name(q)) && record(q) == r {
-					gateways = append(gateways, q)
-				}
+		if r := record(p); isGateway(name(p)) {
+			for _, h := range haproxies[r] {
+				place([]int{h})
 			}
-			groups = append(groups, gateways)
+			place(gateways[r])
+			continue
 		}
+		place([]int{i})
 	}
 	return groups
 }

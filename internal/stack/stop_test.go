@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -220,7 +221,7 @@ func TestStopRecordedStopsHAProxySoftlyThenHard(t *testing.T) {
 		t.Fatal(err)
 	}
 	gateway := signalStandIn(t, got, "gateway0", true)
-	haproxy := signalStandIn(t, got, "haproxy", false) // started last: stopped first
+	haproxy := signalStandIn(t, got, "haproxy", false) // started last: stopped first, as HAProxy always is
 	writeJSON(t, filepath.Join(dir, "stack.json"), map[string]proc.ID{"haproxy": haproxy, "gateway0": gateway})
 	began := time.Now()
 	if err := StopRecorded(dir, nil); err != nil {
@@ -283,7 +284,9 @@ func slowGatewayStandIn(t *testing.T, got, name string, gateways int) proc.ID {
 
 // shellStandIn starts the process name, a shell that runs traps (its
 // signal handlers, which write to the file got) and then idles, its output
-// in got's folder; it returns once the traps are set.
+// in got's folder; it returns once the traps are set and the machine's
+// clock has ticked past its start time, so that a process started after it
+// has a later start (proc.ID.Start): StopRecorded orders by start time.
 func shellStandIn(t *testing.T, got, name, traps string) proc.ID {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
@@ -299,12 +302,31 @@ func shellStandIn(t *testing.T, got, name, traps string) proc.ID {
 	}
 	t.Cleanup(func() { _ = proc.Signal(id, "", syscall.SIGKILL) })
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(ready); err == nil {
+		if _, err := os.Stat(ready); err == nil && bootTicks(t) > id.Start {
 			return id
 		}
 	}
-	t.Fatalf("the %s stand-in did not start", name)
+	t.Fatalf("the %s stand-in did not start (or the clock did not pass its start, %d ticks after boot, within 5 s)", name, id.Start)
 	return id
+}
+
+// bootTicks is the clock ticks since boot (/proc/uptime, in hundredths of a
+// second: USER_HZ, which Linux fixes at 100), the clock of a process's start
+// time (proc.ID.Start).
+func bootTicks(t *testing.T) uint64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, _, _ := strings.Cut(string(data), " ")
+	secs, hundredths, _ := strings.Cut(up, ".")
+	s, err1 := strconv.ParseUint(secs, 10, 64)
+	h, err2 := strconv.ParseUint(hundredths, 10, 64)
+	if err := errors.Join(err1, err2); err != nil || len(hundredths) != 2 {
+		t.Fatalf("/proc/uptime %q: %v", data, err)
+	}
+	return s*100 + h
 }
 
 // TestDownStopsTheGatewaysTogether: Down signals every gateway before it
@@ -343,31 +365,9 @@ func TestDownStopsTheGatewaysTogether(t *testing.T) {
 			ids[recorded[name]] = name
 		}
 		s.pids = maps.Clone(recorded)
-		var mu sync.Mutex // Down stops the gateways together
-		var stopped []string
-		s.stop = func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
-			if slices.Contains(c.failing, ids[id]) {
-				return proc.Stopped, errors.New("did not stop")
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			stopped = append(stopped, ids[id])
-			return proc.Stopped, nil
-		}
-		err = s.Down(false)
-		for name := range recorded {
-			if named := err != nil && strings.Contains(err.Error(), name); named != slices.Contains(c.failing, name) {
-				t.Errorf("down with %v that will not stop: %v; named %s %v, want %v (each that failed, by its error, only they)", c.failing, err, name, named, !named)
-			}
-		}
-		for _, name := range c.failing {
-			if err == nil || !strings.Contains(err.Error(), "stop "+name+": did not stop") {
-				t.Errorf("down with %v that will not stop: %v; want %s's error, naming it", c.failing, err, name)
-			}
-		}
-		if slices.Sort(stopped); !slices.Equal(stopped, c.stopped) {
-			t.Errorf("down with %v that will not stop stopped %v; want the others, %v", c.failing, stopped, c.stopped)
-		}
+		f := failingStops{names: ids, failing: c.failing}
+		s.stop = f.stop
+		f.check(t, "down", s.Down(false), func(name string) string { return "stop " + name + ":" })
 		want := maps.Clone(recorded)
 		maps.DeleteFunc(want, func(name string, _ proc.ID) bool { return !slices.Contains(c.failing, name) })
 		if !maps.Equal(s.pids, want) {
@@ -391,6 +391,49 @@ func checkGatewaysStoppedTogether(t *testing.T, got string) {
 	}
 }
 
+// failingStops stands in for proc.StopSteps over made-up IDs (names, the
+// processes a stop is given, by ID; nothing is signalled): the stop of each
+// of failing fails ("did not stop"), those of the others, which may run
+// concurrently (the gateways together), are noted.
+type failingStops struct {
+	names   map[proc.ID]string
+	failing []string
+	mu      sync.Mutex
+	stopped []string
+}
+
+func (f *failingStops) stop(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
+	name := f.names[id]
+	if slices.Contains(f.failing, name) {
+		return proc.Stopped, errors.New("did not stop")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = append(f.stopped, name)
+	return proc.Stopped, nil
+}
+
+// check checks err, what (Down, StopRecorded) returned stopping every
+// process of f.names with f.stop: it names each of f.failing with its
+// error, as named(name) introduces it, and no other; every other was
+// stopped.
+func (f *failingStops) check(t *testing.T, what string, err error, named func(name string) string) {
+	t.Helper()
+	var others []string
+	for _, name := range f.names {
+		failing := slices.Contains(f.failing, name)
+		if !failing {
+			others = append(others, name)
+		}
+		if got := err != nil && strings.Contains(err.Error(), named(name)); got != failing || failing && !strings.Contains(err.Error(), named(name)+" did not stop") {
+			t.Errorf("%s with %v that will not stop: %v; named %s %v, want %v (each that failed, by its error, only they)", what, f.failing, err, name, got, failing)
+		}
+	}
+	if slices.Sort(f.stopped); !slices.Equal(f.stopped, slices.Sorted(slices.Values(others))) {
+		t.Errorf("%s with %v that will not stop stopped %v; want the others, %v", what, f.failing, f.stopped, slices.Sorted(slices.Values(others)))
+	}
+}
+
 // TestStopRecordedStopsTheGatewaysTogether: StopRecorded (make down
 // WIPE=1 of a folder whose records cannot be opened, benchrun --fresh)
 // groups as Down does (TestDownStopsTheGatewaysTogether): it signals every
@@ -410,8 +453,8 @@ func TestStopRecordedStopsTheGatewaysTogether(t *testing.T) {
 	started["gateway0"] = slowGatewayStandIn(t, got, "gateway0", 2)
 	started["gateway1"] = slowGatewayStandIn(t, got, "gateway1", 2)
 	started["haproxy"] = signalStandIn(t, got, "haproxy", true)
-	if b, g0, g1, h := started["batcher0"].Start, started["gateway0"].Start, started["gateway1"].Start, started["haproxy"].Start; !(b < g0 && g0 < g1 && g1 < h) {
-		t.Fatalf("the stand-ins' start times %d, %d, %d, %d do not follow their start order (started within one clock tick)", b, g0, g1, h)
+	if b, g0, g1, h := started["batcher0"].Start, started["gateway0"].Start, started["gateway1"].Start, started["haproxy"].Start; !(b < min(g0, g1) && max(g0, g1) < h) {
+		t.Fatalf("the stand-ins' start times %d, %d, %d, %d do not follow their start order (shellStandIn waits for the clock to pass each)", b, g0, g1, h)
 	}
 	writeJSON(t, record, started)
 	if err := StopRecorded(dir, nil); err != nil {
@@ -420,30 +463,15 @@ func TestStopRecordedStopsTheGatewaysTogether(t *testing.T) {
 	checkGatewaysStoppedTogether(t, got)
 
 	for _, failing := range [][]string{{"gateway0", "gateway1"}, {"gateway1"}} {
-		at := map[string]proc.ID{"batcher0": {PID: os.Getpid(), Start: 1}, "gateway0": {PID: os.Getpid(), Start: 2}, "gateway1": {PID: os.Getpid(), Start: 3}, "haproxy": {PID: os.Getpid(), Start: 4}}
+		at, ids := map[string]proc.ID{}, map[proc.ID]string{} // started in stop order's reverse; never signalled
+		for i, name := range []string{"batcher0", "gateway0", "gateway1", "haproxy"} {
+			at[name] = proc.ID{PID: os.Getpid(), Start: uint64(i + 1)}
+			ids[at[name]] = name
+		}
 		writeJSON(t, record, at)
 		before, _ := os.ReadFile(record)
-		var mu sync.Mutex // StopRecorded stops the gateways together
-		var stopped []string
-		stop := func(id proc.ID, _ string, _ ...proc.StopStep) (proc.Outcome, error) {
-			name := []string{"", "batcher0", "gateway0", "gateway1", "haproxy"}[id.Start]
-			if slices.Contains(failing, name) {
-				return proc.Stopped, errors.New("did not stop")
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			stopped = append(stopped, name)
-			return proc.Stopped, nil
-		}
-		err := stopRecordedWith(stop, dir, nil)
-		for name := range at {
-			if named := err != nil && strings.Contains(err.Error(), name+", recorded in "+record+": did not stop"); named != slices.Contains(failing, name) {
-				t.Errorf("StopRecorded with %v that will not stop: %v; named %s %v, want %v (each that failed, by its error, only they)", failing, err, name, named, !named)
-			}
-		}
-		if slices.Sort(stopped); !slices.Equal(stopped, slices.DeleteFunc(slices.Sorted(maps.Keys(at)), func(n string) bool { return slices.Contains(failing, n) })) {
-			t.Errorf("StopRecorded with %v that will not stop stopped %v; want the others", failing, stopped)
-		}
+		f := failingStops{names: ids, failing: failing}
+		f.check(t, "StopRecorded", stopRecordedWith(f.stop, dir, nil), func(name string) string { return name + ", recorded in " + record + ":" })
 		if after, _ := os.ReadFile(record); !bytes.Equal(after, before) {
 			t.Errorf("StopRecorded with %v that will not stop changed %s:\n%s\nwas:\n%s", failing, record, after, before)
 		}
