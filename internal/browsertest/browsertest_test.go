@@ -8,11 +8,10 @@ import (
 // TestNewSkipsUnderShort: under -short New skips its test before it looks
 // for Chromium, so the browser tests need no -short check of their own.
 func TestNewSkipsUnderShort(t *testing.T) {
-	if !testing.Short() {
-		if err := flag.Set("test.short", "true"); err != nil {
-			t.Fatal(err)
-		}
-		defer flag.Set("test.short", "false")
+	was := flag.Lookup("test.short").Value.String()
+	t.Cleanup(func() { flag.Set("test.short", was) })
+	if err := flag.Set("test.short", "true"); err != nil {
+		t.Fatal(err)
 	}
 	skipped := false
 	t.Run("new", func(t *testing.T) {
