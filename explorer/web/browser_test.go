@@ -21,9 +21,7 @@ import (
 // script; the audit page says MATCH. Screenshots go to
 // .run/test/explorer-web-browser.
 func TestResultsInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("drives headless Chromium: skipped under -short (run make test)")
-	}
+	browser := browsertest.New(t) // first: under -short it skips the test
 	r := newReferendum(t)
 	srv := httptest.NewServer(r.server(t, fakeLedger{r.Results}))
 	t.Cleanup(srv.Close)
@@ -35,7 +33,6 @@ func TestResultsInBrowser(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	browser := browsertest.New(t)
 	// page opens path and returns the screenshot's file.
 	page := func(path, name string) (context.Context, string) {
 		ctx, cancel := context.WithTimeout(browser, 30*time.Second)

@@ -16,11 +16,19 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// shortSkip is why New skips its test under -short.
+const shortSkip = "drives headless Chromium: skipped under -short (run make test)"
+
 // New starts Chromium for t and returns its context; the browser stops
-// when the test ends. A missing Chromium fails the test: the browser tests
-// are part of make test, which installs it.
+// when the test ends. Under -short (make test-unit) it skips t, so a
+// browser test needs no check of its own; call it before any costly
+// set-up. A missing Chromium fails the test: the browser tests are part
+// of make test, which installs it.
 func New(t *testing.T) context.Context {
 	t.Helper()
+	if testing.Short() {
+		t.Skip(shortSkip)
+	}
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium not found: install it with `apt-get install -y chromium` (or `make deps`)")
