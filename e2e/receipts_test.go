@@ -153,8 +153,10 @@ func (s *system) waitAllReceipts(t *testing.T, accepted map[string]vote) time.Ti
 
 // resultsLagCeiling bounds how long after its commit a vote may take to
 // show in the gateway's results before the test fails: far above the lag
-// expected (a few hundred ms), so that a slow machine does not fail it.
-const resultsLagCeiling = 10 * time.Second
+// expected (a few hundred ms; the lag is logged, not asserted), so that a
+// starved machine does not fail it, also after a gateway restart, whose
+// replay from the checkpoint it includes.
+const resultsLagCeiling = time.Minute
 
 // waitResults polls /api/v1/results until it counts n votes and returns when.
 func (s *system) waitResults(t *testing.T, n uint64, within time.Duration) time.Time {

@@ -230,14 +230,15 @@ func (s *system) redisMasterOf(t *testing.T, state string) string {
 	return fmt.Sprintf("redis%d", i)
 }
 
-// waitLedgerReachable waits up to 15 s for /readyz to answer ready with
-// the ledger reachable.
+// waitLedgerReachable waits up to a minute (a start on a starved machine
+// can take seconds; the wait ends once ready) for /readyz to answer ready
+// with the ledger reachable.
 func (s *system) waitLedgerReachable(t *testing.T) {
 	t.Helper()
 	var ready struct{ Status, Ledger string }
-	for deadline := time.Now().Add(15 * time.Second); ready.Status != "ready" || ready.Ledger != "reachable"; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ready.Status != "ready" || ready.Ledger != "reachable"; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("/readyz: %+v 15 s after the start; want ready, ledger reachable", ready)
+			t.Fatalf("/readyz: %+v a minute after the start; want ready, ledger reachable", ready)
 		}
 		if _, err := s.get("/readyz", &ready); err != nil {
 			t.Fatal(err)

@@ -64,14 +64,10 @@ func (h *heldIntake) Close() { close(h.closed) }
 // after it returned, then closes the intake.
 func TestStopWaitsForAcceptsInFlight(t *testing.T) {
 	held := newHeldIntake()
-	h := startHeldStop(t, heldCase{intake: held, entered: held.entered, intakeWait: 10 * time.Second, log: discardLog()})
+	h := startHeldStop(t, heldCase{intake: held, entered: held.entered, intakeWait: heldIntakeWait, log: discardLog()})
 	g := h.g
 	// Until the gate refuses, a new Accept would be held too.
-	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the intake does not refuse votes 5 s after the stop began")
-		}
-	}
+	awaitRefusing(t, g.intake)
 	if _, err := g.intake.Accept(context.Background(), dedup.Attempt{}); !errors.Is(err, dedup.ErrClosed) {
 		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
 	}
@@ -193,6 +189,25 @@ func (h *heldStop) waitStopped(t *testing.T, why string) {
 	}
 }
 
+// awaitRefusing waits up to serviceWait for the stop begun to make g
+// refuse votes. The refusal comes first in the stop, before its wait for
+// the Accepts in flight (intakeWait): a test whose held Accept must
+// outlast this wait gives that wait longer (heldIntakeWait).
+func awaitRefusing(t *testing.T, g *intakeGate) {
+	t.Helper()
+	for deadline := time.Now().Add(serviceWait); !isRefusing(g); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the intake does not refuse votes %v after the stop began", serviceWait)
+		}
+	}
+}
+
+// heldIntakeWait is the stop's wait for the Accepts in flight where the
+// test releases the held Accept itself: longer than any wait of the test
+// before it does (awaitRefusing), so that only a stop that does not wait
+// for it, not a slow machine, gives up on it.
+const heldIntakeWait = 3 * serviceWait
+
 func isRefusing(g *intakeGate) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -207,7 +222,7 @@ func isRefusing(g *intakeGate) bool {
 // first (srv.Close, then refusing) delivers neither answer.
 func TestStopAnswersBeforeCutting(t *testing.T) {
 	held := newHeldIntake()
-	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: 10 * time.Second, loops: &sync.WaitGroup{}, loopsStop: time.Second}
+	g := &gateway{intake: &intakeGate{closingIntake: held}, intakeWait: heldIntakeWait, loops: &sync.WaitGroup{}, loopsStop: time.Second}
 	handling := make(chan struct{}, 2) // a handler began
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handling <- struct{}{}
@@ -230,7 +245,7 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.SetDeadline(time.Now().Add(heldIntakeWait)) // the answers come within the stop's wait
 		return c
 	}
 	const head = "POST /vote HTTP/1.1\r\nHost: gateway\r\nContent-Length: 2\r\n\r\n"
@@ -249,11 +264,7 @@ func TestStopAnswersBeforeCutting(t *testing.T) {
 		defer close(stopped)
 		g.stop(grace, srv, stopLoops, discardLog())
 	}()
-	for deadline := time.Now().Add(5 * time.Second); !isRefusing(g.intake); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the intake does not refuse votes 5 s after the stop began")
-		}
-	}
+	awaitRefusing(t, g.intake)
 	fmt.Fprint(lateConn, "}")
 	status := func(c net.Conn) string {
 		t.Helper()
@@ -346,11 +357,11 @@ func (l *heldLedger) NullifierUsed(ctx context.Context, _, _ string) (bool, erro
 }
 
 // realIntake is a dedup.Deduper over a real redis-server, as wire makes
-// it, asking ledger for its exact checks, and the attempt of a voter on
+// it with cfg, asking ledger for its exact checks, and the attempt of a voter on
 // CA's roll whose Bloom filter says maybe seen: the Accept waits in its
 // exact check, before any call that stores the vote, for as long as
 // ledger holds it. queued counts CA's stream.
-func realIntake(t *testing.T, ledger dedup.NullifierLedger) (d *dedup.Deduper, a dedup.Attempt, queued func() int64) {
+func realIntake(t *testing.T, ledger dedup.NullifierLedger, cfg dedup.Config) (d *dedup.Deduper, a dedup.Attempt, queued func() int64) {
 	t.Helper()
 	rs := redistest.Start(t)
 	nullifier := enrollVoter(t, rs)
@@ -362,7 +373,7 @@ func realIntake(t *testing.T, ledger dedup.NullifierLedger) (d *dedup.Deduper, a
 	if err := admin.Set(ctx, votequeue.BloomKey("CA"), "\xff", 0).Err(); err != nil { // every bit set
 		t.Fatal(err)
 	}
-	d = dedup.New(rs.ClientAs(redisserver.UserGateway), ledger, dedup.Config{}, discardLog())
+	d = dedup.New(rs.ClientAs(redisserver.UserGateway), ledger, cfg, discardLog())
 	t.Cleanup(d.Close)
 	id, err := ballot.NewVoteID()
 	if err != nil {
@@ -398,13 +409,12 @@ func (a abortNoted) Abort() { a.Deduper.Abort(); close(a.aborted) }
 // round covers the vote, and the stop closes the Deduper.
 func TestStopWaitsForARealAccept(t *testing.T) {
 	ledger := newHeldLedger()
-	d, a, queued := realIntake(t, ledger)
+	// The held check, and so the intake's longest Accept (the stop's wait
+	// for it), must outlast the test's wait for the refusal: the default
+	// LedgerTimeout, 5 s, could cut it on a starved machine.
+	d, a, queued := realIntake(t, ledger, dedup.Config{LedgerTimeout: heldIntakeWait})
 	h := startHeldStop(t, heldCase{intake: d, entered: ledger.entered, attempt: a, intakeWait: d.MaxAcceptTime(), log: discardLog()})
-	for deadline := time.Now().Add(5 * time.Second); !isRefusing(h.g.intake); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the intake does not refuse votes 5 s after the stop began")
-		}
-	}
+	awaitRefusing(t, h.g.intake)
 	if _, err := h.g.intake.Accept(context.Background(), a); !errors.Is(err, dedup.ErrClosed) {
 		t.Fatalf("Accept during the stop: %v; want dedup.ErrClosed", err)
 	}
@@ -435,7 +445,7 @@ func TestStopWaitsForARealAccept(t *testing.T) {
 // closeWait.
 func TestStopAbortsARealAccept(t *testing.T) {
 	ledger := newHeldLedger()
-	d, a, queued := realIntake(t, ledger)
+	d, a, queued := realIntake(t, ledger, dedup.Config{})
 	intake := abortNoted{d, make(chan struct{})}
 	var logs bytes.Buffer
 	h := startHeldStop(t, heldCase{intake: intake, entered: ledger.entered, attempt: a, intakeWait: 100 * time.Millisecond,

@@ -564,8 +564,8 @@ func runUntilDialled(t *testing.T, args []string, stderr io.Writer, l ledger) (l
 	case ln = <-listeners:
 	case <-ended:
 		t.Fatalf("run ended before it dialled the ledger: %v", runErr)
-	case <-time.After(5 * time.Second):
-		t.Fatal("ledger not dialled within 5 s")
+	case <-time.After(serviceWait):
+		t.Fatalf("ledger not dialled within %v", serviceWait)
 	}
 	return ln, stop
 }
@@ -607,7 +607,7 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 
 	transport := &http.Transport{}
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, Timeout: 5 * time.Second}
+	client := &http.Client{Transport: transport, Timeout: serviceWait}
 	var reused bool // whether the last request went over a connection already open
 	do := func(method, path string) (*http.Response, string) {
 		t.Helper()
@@ -651,7 +651,7 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 	}
 
 	close(set)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(serviceWait)
 	for {
 		resp, body := do(http.MethodGet, "/readyz")
 		if resp.StatusCode == http.StatusOK {
@@ -661,7 +661,7 @@ func TestAnswersWhileWaitingForTheElection(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("GET /readyz 5 s after the election record was set: %d %s; want 200", resp.StatusCode, body)
+			t.Fatalf("GET /readyz %v after the election record was set: %d %s; want 200", serviceWait, resp.StatusCode, body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

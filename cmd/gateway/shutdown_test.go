@@ -322,13 +322,20 @@ func waitReady(t *testing.T, exited <-chan struct{}, logs logFile) string {
 	}
 }
 
-// waitFor polls cond for up to 5 s, then fails the test with what logs
-// returns (what was logged).
+// serviceWait is how long a test waits for what a real service, process
+// or goroutine will do: generous, as a wait that ends costs nothing, and CI
+// runs two test binaries (often beside a Fabric network) on two cores, where
+// a starved process can take seconds. A test's window for something that
+// must not happen, or a bound that must beat another timeout, is not one.
+const serviceWait = time.Minute
+
+// waitFor polls cond for up to serviceWait, then fails the test with what
+// logs returns (what was logged).
 func waitFor(t *testing.T, what string, cond func() bool, logs func() string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+	for deadline := time.Now().Add(serviceWait); !cond(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 5 s:\n%s", what, logs())
+			t.Fatalf("no %s within %v:\n%s", what, serviceWait, logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -442,16 +449,12 @@ func (l *anchoringLedger) anchoredSize(state string) uint64 {
 	return l.anchored[state]
 }
 
-// waitForLine waits up to 5 s for a line of logs holding every one of
-// parts.
+// waitForLine waits up to serviceWait for a line of logs holding every
+// one of parts.
 func waitForLine(t *testing.T, logs *testlog.Buffer, parts ...string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !hasLine(logs, parts...); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no line with %q logged within 5 s:\n%s", parts, strings.Join(logs.Lines(), "\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, fmt.Sprintf("line with %q logged", parts), func() bool { return hasLine(logs, parts...) },
+		func() string { return strings.Join(logs.Lines(), "\n") })
 }
 
 // hasLine says whether a line of logs holds every one of parts.

@@ -84,11 +84,17 @@ func TestExporterScrapesEveryClusterNode(t *testing.T) {
 	}
 }
 
+// exporterWait is how long scrape waits for the exporter, a real process
+// starting in the background: generous, as a wait that ends costs
+// nothing, and CI runs two test binaries on two cores, where a starved
+// process can take seconds to start.
+const exporterWait = time.Minute
+
 // scrape GETs url until the exporter answers 200 (it starts in the
-// background), for up to 10 s.
+// background), for up to exporterWait.
 func scrape(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(exporterWait)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {
