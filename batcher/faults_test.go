@@ -165,6 +165,12 @@ func TestOrdererKillWhileVotesFlow(t *testing.T) {
 // flaked there; Raft's longest was 6.6 s.
 const afterOrderingBack = commitTimeout / 2
 
+// leaderAfterReceipts is how long testOrdererKill keeps polling the live
+// orderers for a leader once every vote has its receipt: blocks were
+// written after the kill, so a live orderer leads, and its gauge says so
+// within a few scrapes.
+const leaderAfterReceipts = 10 * time.Second
+
 func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	s := newStackConsensus(t, consensus)
 	s.startBatcher(t, "batcher")
@@ -218,11 +224,16 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	mu.Unlock()
 
 	// Poll the receipts (a vote is committed for its voter when its receipt
-	// exists) and, until one reports itself the leader, the live orderers.
+	// exists) and, until one reports itself the leader, the live orderers;
+	// once every vote has its receipt, the leader for leaderAfterReceipts
+	// more at most.
 	receiptAt := map[string]time.Time{}
-	var orderingBack time.Time
+	var orderingBack, allReceipted time.Time
 	deadline := time.Now().Add(3 * time.Minute)
 	for done := false; !done; time.Sleep(250 * time.Millisecond) {
+		if !allReceipted.IsZero() && time.Since(allReceipted) > leaderAfterReceipts {
+			t.Fatalf("every vote has its receipt, but no live orderer (%v) reported itself the leader within %v after the last: ordering back unknown", live, leaderAfterReceipts)
+		}
 		if time.Now().After(deadline) {
 			mu.Lock()
 			n := len(queued)
@@ -258,8 +269,12 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 				receiptAt[id] = now
 			}
 		}
-		done = done && len(receiptAt) == len(queued) && !orderingBack.IsZero()
+		done = done && len(receiptAt) == len(queued)
 		mu.Unlock()
+		if done && allReceipted.IsZero() {
+			allReceipted = now
+		}
+		done = done && !orderingBack.IsZero()
 	}
 	w := measureFailover(killed, orderingBack, queued, receiptAt)
 	if w.firstAfterKill.IsZero() {
