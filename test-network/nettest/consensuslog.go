@@ -165,17 +165,21 @@ var consensusEvent = regexp.MustCompile(`(?i)view|role|leader|heartbeat|complain
 // maxEventLine is how much of a line ConsensusEvents keeps.
 const maxEventLine = 300
 
-// ConsensusEvents picks from an orderer's log lines, up to limit, those of
-// its consensus (orderer.consensus.*, not .egress, whose failed sends to a
-// silent orderer repeat several times a second) that are warnings, errors
-// or consensusEvent in their message (not the module, function or channel
-// names: the channel is "election"), without the stale-message warnings
-// each view change brings ("got message from"). A run of lines from one
-// function (a forward or complaint per pending request) shows as its first
-// line and "… and N more from" it. Lines are cut to maxEventLine bytes.
+// ConsensusEvents picks from an orderer's log lines, limit lines at most,
+// those of its consensus (orderer.consensus.*, not .egress, whose failed
+// sends to a silent orderer repeat several times a second) that are
+// warnings, errors or consensusEvent in their message (not the module,
+// function or channel names: the channel is "election"), without the
+// stale-message warnings each view change brings ("got message from"). A
+// run of lines from one function whose messages differ only in ids and
+// hashes (idToken: a forward or complaint per pending request) shows as its
+// first line and "… and N more from" the function; messages that differ in
+// a number (views, nodes, sequences) are all shown. Lines are cut to
+// maxEventLine bytes. When more were picked than limit, the last line kept
+// says "… more in the log".
 func ConsensusEvents(lines []string, limit int) []string {
 	var out []string
-	lastFunc, repeats := "", 0
+	lastFunc, lastMsg, repeats := "", "", 0
 	flush := func() {
 		if repeats > 0 {
 			out = append(out, fmt.Sprintf("… and %d more from %s", repeats, lastFunc))
@@ -192,19 +196,39 @@ func ConsensusEvents(lines []string, limit int) []string {
 		if !strings.Contains(line, " WARN ") && !strings.Contains(line, " ERRO ") && !consensusEvent.MatchString(msg) {
 			continue
 		}
-		if fn == lastFunc {
+		msg = maskIDs(msg)
+		if fn == lastFunc && msg == lastMsg {
 			repeats++
 			continue
 		}
 		flush()
-		if len(out) >= limit {
-			return append(out, "… more in the log")
-		}
-		lastFunc = fn
+		lastFunc, lastMsg = fn, msg
 		out = append(out, cut(line, maxEventLine))
 	}
 	flush()
+	if len(out) > limit {
+		if limit < 1 {
+			return nil
+		}
+		out = append(out[:limit-1], "… more in the log")
+	}
 	return out
+}
+
+// idToken is a word ConsensusEvents ignores when it compares messages if
+// it holds a digit: eight or more letters, digits and the like
+// (transaction and request ids, hashes, client ids). Shorter numbers
+// (views, nodes, sequences) count.
+var idToken = regexp.MustCompile(`[0-9A-Za-z+/=_-]{8,}`)
+
+// maskIDs is msg with each id (idToken) replaced by "…".
+func maskIDs(msg string) string {
+	return idToken.ReplaceAllStringFunc(msg, func(w string) string {
+		if strings.ContainsAny(w, "0123456789") {
+			return "…"
+		}
+		return w
+	})
 }
 
 // cut is s cut to at most n bytes (at a UTF-8 boundary), "…" marking a cut.
