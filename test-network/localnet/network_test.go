@@ -557,21 +557,10 @@ func submitEventually(c *client.Contract, key, value string, within time.Duratio
 	}
 }
 
-// leader is the orderer that says it leads the channel.
+// leader is the orderer that says it leads the channel (nettest.AwaitLeader, 30 s).
 func leader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, p := range n.Status(context.Background()).Processes {
-			if p.Leader {
-				return p.Name
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no orderer reports itself leader")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return nettest.AwaitLeader(t, n, 30*time.Second)
 }
 
 // topHeight is the highest block height any running node reports.

@@ -2,6 +2,7 @@ package nettest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/votechain/votechain/network"
@@ -251,6 +253,23 @@ func (m *LogMark) LogConsensusEvents(t testing.TB, orderers []string, limit int)
 		for _, line := range ConsensusEvents(m.After(t, name), limit) {
 			t.Logf("%s: %s", name, line)
 		}
+	}
+}
+
+// AwaitLeader is the orderer of n that says it leads the channel
+// (localnet.Network.Leader), polled for up to within; t fails if none
+// does by then.
+func AwaitLeader(t testing.TB, n *localnet.Network, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if name, ok := n.Leader(context.Background()); ok {
+			return name
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no orderer reports itself the leader after %v", within)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
