@@ -20,9 +20,11 @@ import (
 // LogMark is where the logs of some of a network's processes ended at one
 // moment (a fault's start): what each logged after it is read apart from
 // what came before, incrementally (each read takes only the bytes logged
-// since the last), with Fabric's terminal colours removed.
+// since the last), with Fabric's terminal colours removed. A log truncated
+// or created anew after the mark is read on only from the offset already
+// read to: what it holds before that is never read. A LogMark is not safe
+// for concurrent use.
 type LogMark struct {
-	n     *localnet.Network
 	tails map[string]*logTail // by process name
 }
 
@@ -39,7 +41,7 @@ type logTail struct {
 // MarkLogs marks the logs of the processes names of n as they are now.
 func MarkLogs(t testing.TB, n *localnet.Network, names ...string) *LogMark {
 	t.Helper()
-	m := &LogMark{n: n, tails: map[string]*logTail{}}
+	m := &LogMark{tails: map[string]*logTail{}}
 	for _, name := range names {
 		path := n.Layout().Log(name)
 		info, err := os.Stat(path)
