@@ -144,7 +144,9 @@ func TestBatcherKill9AndRestart(t *testing.T) {
 // flow. Transactions it had accepted are never ordered; the batcher finds
 // them lost from the blocks that follow and resubmits them under the same
 // batch ids, so once ordering works again (a live orderer reports itself
-// the leader: the network's word, not the batcher's) no vote waits long for
+// the leader: the network's word, not the batcher's; under SmartBFT, whose
+// leader gauge Fabric sets at start and on each block written, that is the
+// new leader's first block, not its view's start) no vote waits long for
 // its receipt, and every vote is counted exactly once. How long ordering
 // itself stalls is the consensus's (a Raft election, a SmartBFT view
 // change, slower on a loaded machine): logged, not bounded here.
@@ -164,6 +166,12 @@ func TestOrdererKillWhileVotesFlow(t *testing.T) {
 // 10 s), whose duplicates are ordered behind the originals. A fixed 15 s
 // flaked there; Raft's longest was 6.6 s.
 const afterOrderingBack = commitTimeout / 2
+
+// leaderAfterReceipts is how long testOrdererKill keeps polling the live
+// orderers for a leader once every vote has its receipt: blocks were
+// written after the kill, so a live orderer leads, and its gauge says so
+// within a few scrapes.
+const leaderAfterReceipts = 10 * time.Second
 
 func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	s := newStackConsensus(t, consensus)
@@ -205,7 +213,8 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	t.Cleanup(func() { stopFeed(); <-flowing })
 
 	s.waitCommitted(t, 500) // votes flow: the first blocks are committed
-	victim := orderingLeader(t, s.net)
+	// The orderer the transactions go to: the one that says it leads.
+	victim := nettest.AwaitLeader(t, s.net, 30*time.Second)
 	live := nettest.OrderersExcept(victim)
 	mark := nettest.MarkLogs(t, s.net, live...)
 	if err := s.net.Kill(victim); err != nil {
@@ -218,11 +227,16 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	mu.Unlock()
 
 	// Poll the receipts (a vote is committed for its voter when its receipt
-	// exists) and, until one reports itself the leader, the live orderers.
+	// exists) and, until one reports itself the leader, the live orderers;
+	// once every vote has its receipt, the leader for leaderAfterReceipts
+	// more at most.
 	receiptAt := map[string]time.Time{}
-	var orderingBack time.Time
+	var orderingBack, allReceipted time.Time
 	deadline := time.Now().Add(3 * time.Minute)
 	for done := false; !done; time.Sleep(250 * time.Millisecond) {
+		if !allReceipted.IsZero() && time.Since(allReceipted) > leaderAfterReceipts {
+			t.Fatalf("every vote has its receipt, but no live orderer (%v) reported itself the leader within %v after the last: ordering back unknown", live, leaderAfterReceipts)
+		}
 		if time.Now().After(deadline) {
 			mu.Lock()
 			n := len(queued)
@@ -258,8 +272,12 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 				receiptAt[id] = now
 			}
 		}
-		done = done && len(receiptAt) == len(queued) && !orderingBack.IsZero()
+		done = done && len(receiptAt) == len(queued)
 		mu.Unlock()
+		if done && allReceipted.IsZero() {
+			allReceipted = now
+		}
+		done = done && !orderingBack.IsZero()
 	}
 	w := measureFailover(killed, orderingBack, queued, receiptAt)
 	if w.firstAfterKill.IsZero() {
@@ -288,14 +306,12 @@ func testOrdererKill(t *testing.T, consensus network.Consensus) {
 }
 
 // newLeader reports whether an orderer of n other than victim reports
-// itself the ordering leader.
+// itself the ordering leader (localnet.Network.Leader: under SmartBFT as of
+// its last block written, so the new leader's first block, not its view's
+// start).
 func newLeader(n *localnet.Network, victim string) bool {
-	for _, p := range n.Status(context.Background()).Processes {
-		if p.Leader && p.Name != victim {
-			return true
-		}
-	}
-	return false
+	name, ok := n.Leader(context.Background())
+	return ok && name != victim
 }
 
 // failover is what the votes of testOrdererKill waited.
@@ -347,22 +363,6 @@ func (s *stack) logRetries(t *testing.T, name string) {
 			t.Log(line)
 		}
 	}
-}
-
-// orderingLeader is the orderer the transactions go to: the one whose
-// metrics say it leads the channel (the Raft leader, or SmartBFT's).
-func orderingLeader(t *testing.T, n *localnet.Network) string {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		for _, p := range n.Status(context.Background()).Processes {
-			if p.Leader {
-				return p.Name
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("no orderer reports itself the leader after 30 s")
-	return ""
 }
 
 func TestMeasureFailover(t *testing.T) {

@@ -311,7 +311,7 @@ func shellStandIn(t *testing.T, got, name, traps string) proc.ID {
 }
 
 // bootTicks is the clock ticks since boot (/proc/uptime, in hundredths of a
-// second: USER_HZ, which Linux fixes at 100), the clock of a process's start
+// second: USER_HZ, 100 on the architectures we run), the clock of a process's start
 // time (proc.ID.Start).
 func bootTicks(t *testing.T) uint64 {
 	t.Helper()

@@ -42,22 +42,26 @@ func pipelineSlack(before time.Duration) time.Duration {
 	return min(max(minSlack, 2*before), maxSlack)
 }
 
-// baselineCommits is how many commits baseline watches.
-const baselineCommits = 40
+// baselineCommits is how many commits baseline watches, within
+// baselineWithin.
+const (
+	baselineCommits = 40
+	baselineWithin  = 30 * time.Second
+)
 
 // baseline lets the flowing load commit baselineCommits more transactions
-// (waiting up to 30 s) and returns the longest gap between its commits
+// (waiting up to baselineWithin, 30 s) and returns the longest gap between its commits
 // meanwhile: what the commit pipeline takes under this load on this
 // machine before a fault. It stops the load and fails t if they do not come.
 func (l *load) baseline(t *testing.T) time.Duration {
 	t.Helper()
 	from := time.Now()
-	deadline := from.Add(30 * time.Second)
+	deadline := from.Add(baselineWithin)
 	for l.committedSince(from) < baselineCommits {
 		if time.Now().After(deadline) {
 			committed := l.committedSince(from)
 			res := l.stop()
-			t.Fatalf("%d load commits in the 30 s before the fault, want %d (%v)", committed, baselineCommits, res.err)
+			t.Fatalf("%d load commits in the %s before the fault, want %d (%v)", committed, baselineWithin, baselineCommits, res.err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -66,8 +70,13 @@ func (l *load) baseline(t *testing.T) time.Duration {
 	return l.res.maxGapIn(from, time.Now())
 }
 
-// recoveryCommits is how many commits awaitNewView wants after it saw a new view.
-const recoveryCommits = 20
+// recoveryCommits is how many commits awaitNewView wants after it saw a
+// new view, and recoveryCommitsWithin the time they may take: what
+// baseline allows for as many before the fault (15 s).
+const (
+	recoveryCommits       = 20
+	recoveryCommitsWithin = baselineWithin * recoveryCommits / baselineCommits
+)
 
 // awaitNewView waits, until deadline, until one of the orderers has started
 // a view above view (their logs since the mark, read as they grow) and the

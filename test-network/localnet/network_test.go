@@ -257,13 +257,22 @@ func testConsortium(t *testing.T, consensus network.Consensus) {
 const leaderSilenceNoticed = max(network.BFTRequestTimeout, network.BFTLeaderHeartbeatTimeout)
 
 // recoveryWithin is how long after pausing the leader TestBFTFaults waits
-// for a new view and commits after it: the followers noticing, three view
-// changes that time out (10 + 20 + 30 s, network.BFTViewChangeTime) and
-// the most slack (maxSlack): 75 s. The load's transactions wait as long
-// (startLoad): a recovery the test waits for does not fail them first. A
+// for a new view and recoveryCommits commits after it. Its first part is
+// the most the commit-gap bound that test checks allows before the first
+// commit after the pause with three view changes: the followers noticing
+// (leaderSilenceNoticed), three view changes that time out (10 + 20 +
+// 30 s, network.BFTViewChangeTime), one block source switch of the gateway
+// peer (network.BlockCensorshipTimeout) and the most slack (maxSlack),
+// 80 s; then the time baseline allows for recoveryCommits commits
+// (recoveryCommitsWithin, 15 s): 95 s, so a recovery within the bound is
+// never reported as missing. The load's transactions wait as long
+// (startLoad): one in flight at the pause began at most one pre-pause gap
+// (within the slack) before it, so it gives up no earlier than 95 s less
+// that gap after the pause, after the 80 s the bound allows for the first
+// commit, and a recovery the test waits for does not fail it first. A
 // failure to get there is reported with the orderers' consensus events.
 func recoveryWithin() time.Duration {
-	return leaderSilenceNoticed + network.BFTViewChangeTime(3) + maxSlack
+	return leaderSilenceNoticed + network.BFTViewChangeTime(3) + network.BlockCensorshipTimeout + maxSlack + recoveryCommitsWithin
 }
 
 // followerMargin is how much longer than its bound TestBFTFaults keeps a
@@ -548,21 +557,10 @@ func submitEventually(c *client.Contract, key, value string, within time.Duratio
 	}
 }
 
-// leader is the orderer that says it leads the channel.
+// leader is the orderer that says it leads the channel (nettest.AwaitLeader, 30 s).
 func leader(t *testing.T, n *localnet.Network) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		for _, p := range n.Status(context.Background()).Processes {
-			if p.Leader {
-				return p.Name
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no orderer reports itself leader")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return nettest.AwaitLeader(t, n, 30*time.Second)
 }
 
 // topHeight is the highest block height any running node reports.
@@ -647,7 +645,7 @@ type load struct {
 
 type loadResult struct {
 	commits []time.Time // when each transaction's commit was seen, in order
-	err     error       // a transaction that did not commit within recoveryWithin (75 s)
+	err     error       // a transaction that did not commit within recoveryWithin (95 s)
 }
 
 func startLoad(c *client.Contract, workers int) *load {

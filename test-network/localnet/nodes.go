@@ -278,19 +278,39 @@ func (n *Network) peerAdminEnv(i int) []string {
 // known to run). The peer CLI sends to one orderer, and a SmartBFT follower
 // passes a request on to the leader only after the request forward timeout.
 func (n *Network) ordererFlags(ctx context.Context) []string {
-	target := -1
+	leader, firstLive := n.leaderIndex(ctx)
+	if leader < 0 {
+		leader = firstLive
+	}
+	return network.OrdererArgs(n.layout, n.ports, n.Hosts(), max(leader, 0))
+}
+
+// Leader is the running orderer whose metrics say it leads the channel (the
+// Raft leader, or under SmartBFT the leader as of its last block written),
+// and whether one does. It scrapes only the running orderers, in order,
+// until one leads: cheap enough to poll during a failover.
+func (n *Network) Leader(ctx context.Context) (name string, ok bool) {
+	if i, _ := n.leaderIndex(ctx); i >= 0 {
+		return network.OrdererProcess(i), true
+	}
+	return "", false
+}
+
+// leaderIndex is the index of the first running orderer that says it leads
+// (-1 if none does) and of the first running orderer (-1 if none runs).
+func (n *Network) leaderIndex(ctx context.Context) (leader, firstLive int) {
+	firstLive = -1
 	for i := 0; i < network.OrdererCount; i++ {
 		if !n.running(network.OrdererProcess(i)) {
 			continue
 		}
-		if target < 0 {
-			target = i
+		if firstLive < 0 {
+			firstLive = i
 		}
 		_, _, ops := n.ports.Orderer(i)
 		if isLeader(scrape(ctx, n.Hosts().Orderer(i).Join(ops))) {
-			target = i
-			break
+			return i, firstLive
 		}
 	}
-	return network.OrdererArgs(n.layout, n.ports, n.Hosts(), max(target, 0))
+	return -1, firstLive
 }

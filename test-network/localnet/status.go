@@ -24,7 +24,7 @@ type ProcessStatus struct {
 	Port    int    `json:"port"`
 	Addr    string `json:"addr"`             // where it listens: its host's address and Port
 	Height  int64  `json:"height,omitempty"` // blocks on the election channel, from the node's metrics
-	Leader  bool   `json:"leader,omitempty"` // orderers only: the Raft leader or the SmartBFT view's leader
+	Leader  bool   `json:"leader,omitempty"` // orderers only: the Raft leader, or the SmartBFT leader as of its last block written
 	Log     string `json:"log"`
 }
 

@@ -2,6 +2,7 @@ package nettest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/votechain/votechain/network"
@@ -18,9 +20,11 @@ import (
 // LogMark is where the logs of some of a network's processes ended at one
 // moment (a fault's start): what each logged after it is read apart from
 // what came before, incrementally (each read takes only the bytes logged
-// since the last), with Fabric's terminal colours removed.
+// since the last), with Fabric's terminal colours removed. A log truncated
+// or created anew after the mark is read on only from the offset already
+// read to: what it holds before that is never read. A LogMark is not safe
+// for concurrent use.
 type LogMark struct {
-	n     *localnet.Network
 	tails map[string]*logTail // by process name
 }
 
@@ -37,7 +41,7 @@ type logTail struct {
 // MarkLogs marks the logs of the processes names of n as they are now.
 func MarkLogs(t testing.TB, n *localnet.Network, names ...string) *LogMark {
 	t.Helper()
-	m := &LogMark{n: n, tails: map[string]*logTail{}}
+	m := &LogMark{tails: map[string]*logTail{}}
 	for _, name := range names {
 		path := n.Layout().Log(name)
 		info, err := os.Stat(path)
@@ -165,17 +169,21 @@ var consensusEvent = regexp.MustCompile(`(?i)view|role|leader|heartbeat|complain
 // maxEventLine is how much of a line ConsensusEvents keeps.
 const maxEventLine = 300
 
-// ConsensusEvents picks from an orderer's log lines, up to limit, those of
-// its consensus (orderer.consensus.*, not .egress, whose failed sends to a
-// silent orderer repeat several times a second) that are warnings, errors
-// or consensusEvent in their message (not the module, function or channel
-// names: the channel is "election"), without the stale-message warnings
-// each view change brings ("got message from"). A run of lines from one
-// function (a forward or complaint per pending request) shows as its first
-// line and "… and N more from" it. Lines are cut to maxEventLine bytes.
+// ConsensusEvents picks from an orderer's log lines, limit lines at most,
+// those of its consensus (orderer.consensus.*, not .egress, whose failed
+// sends to a silent orderer repeat several times a second) that are
+// warnings, errors or consensusEvent in their message (not the module,
+// function or channel names: the channel is "election"), without the
+// stale-message warnings each view change brings ("got message from"). A
+// run of lines from one function whose messages differ only in ids and
+// hashes (idToken: a forward or complaint per pending request) shows as its
+// first line and "… and N more from" the function; messages that differ in
+// a number (views, nodes, sequences) are all shown. Lines are cut to
+// maxEventLine bytes. When more were picked than limit, the last line kept
+// says "… more in the log".
 func ConsensusEvents(lines []string, limit int) []string {
 	var out []string
-	lastFunc, repeats := "", 0
+	lastFunc, lastMsg, repeats := "", "", 0
 	flush := func() {
 		if repeats > 0 {
 			out = append(out, fmt.Sprintf("… and %d more from %s", repeats, lastFunc))
@@ -192,19 +200,39 @@ func ConsensusEvents(lines []string, limit int) []string {
 		if !strings.Contains(line, " WARN ") && !strings.Contains(line, " ERRO ") && !consensusEvent.MatchString(msg) {
 			continue
 		}
-		if fn == lastFunc {
+		msg = maskIDs(msg)
+		if fn == lastFunc && msg == lastMsg {
 			repeats++
 			continue
 		}
 		flush()
-		if len(out) >= limit {
-			return append(out, "… more in the log")
-		}
-		lastFunc = fn
+		lastFunc, lastMsg = fn, msg
 		out = append(out, cut(line, maxEventLine))
 	}
 	flush()
+	if len(out) > limit {
+		if limit < 1 {
+			return nil
+		}
+		out = append(out[:limit-1], "… more in the log")
+	}
 	return out
+}
+
+// idToken is a word ConsensusEvents ignores when it compares messages if
+// it holds a digit: eight or more letters, digits and the like
+// (transaction and request ids, hashes, client ids). Shorter numbers
+// (views, nodes, sequences) count.
+var idToken = regexp.MustCompile(`[0-9A-Za-z+/=_-]{8,}`)
+
+// maskIDs is msg with each id (idToken) replaced by "…".
+func maskIDs(msg string) string {
+	return idToken.ReplaceAllStringFunc(msg, func(w string) string {
+		if strings.ContainsAny(w, "0123456789") {
+			return "…"
+		}
+		return w
+	})
 }
 
 // cut is s cut to at most n bytes (at a UTF-8 boundary), "…" marking a cut.
@@ -227,6 +255,23 @@ func (m *LogMark) LogConsensusEvents(t testing.TB, orderers []string, limit int)
 		for _, line := range ConsensusEvents(m.After(t, name), limit) {
 			t.Logf("%s: %s", name, line)
 		}
+	}
+}
+
+// AwaitLeader is the orderer of n that says it leads the channel
+// (localnet.Network.Leader), polled for up to within; t fails if none
+// does by then.
+func AwaitLeader(t testing.TB, n *localnet.Network, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if name, ok := n.Leader(context.Background()); ok {
+			return name
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no orderer reports itself the leader after %v", within)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -15,11 +15,11 @@ import (
 const (
 	viewStart  = "2026-12-07 12:00:01.000 UTC 0042 INFO [orderer.consensus.smartbft.consensus] Start -> Starting view with number 3, sequence 17, and decisions 0 channel=election"
 	viewInform = "2026-12-07 12:00:01.100 UTC 0043 INFO [orderer.consensus.smartbft.consensus] processMsg -> Node 2 was informed of view 9, but the current view is 3 channel=election"
-	forwarded  = "2026-12-07 12:00:02.000 UTC 0044 WARN [orderer.consensus.smartbft.consensus] onRequestTO -> Request abc timeout expired, forwarding request to leader: 1 channel=election"
+	forwarded  = "2026-12-07 12:00:02.000 UTC 0044 WARN [orderer.consensus.smartbft.consensus] onRequestTO -> Request {3f9a0c1d77e2b6a4 cli4} timeout expired, forwarding request to leader: 1 channel=election"
 	egress     = "2026-12-07 12:00:02.100 UTC 0045 WARN [orderer.consensus.smartbft.egress] logSendFailure -> Failed sending view change to 1 channel=election"
 	stale      = "2026-12-07 12:00:02.200 UTC 0046 WARN [orderer.consensus.smartbft.consensus] processMsg -> Node 2 got message from 1 of view 2, expected view 3 channel=election"
 	delivered  = "2026-12-07 12:00:02.300 UTC 0047 INFO [orderer.consensus.smartbft.consensus] (*View).decide -> Delivering block 18 channel=election"
-	complained = "2026-12-07 12:00:03.000 UTC 0048 WARN [orderer.consensus.smartbft.consensus] onLeaderFwdRequestTO -> Request abc leader-forwarding timeout expired, complaining about leader: 1 channel=election"
+	complained = "2026-12-07 12:00:03.000 UTC 0048 WARN [orderer.consensus.smartbft.consensus] onLeaderFwdRequestTO -> Request {3f9a0c1d77e2b6a4 cli4} leader-forwarding timeout expired, complaining about leader: 1 channel=election"
 	cluster    = "2026-12-07 12:00:03.100 UTC 0049 WARN [orderer.common.cluster] Step -> view change from 3 channel=election"
 )
 
@@ -36,7 +36,9 @@ func TestHighestView(t *testing.T) {
 }
 
 func TestConsensusEvents(t *testing.T) {
-	lines := []string{viewStart, forwarded, forwarded, egress, stale, forwarded, delivered, complained, cluster, viewInform}
+	// The same warning for another request: only the ids differ.
+	forwarded2 := strings.Replace(forwarded, "3f9a0c1d77e2b6a4", "0b41e97c5d20aa13", 1)
+	lines := []string{viewStart, forwarded, forwarded2, egress, stale, forwarded, delivered, complained, cluster, viewInform}
 	got := ConsensusEvents(lines, 10)
 	want := []string{
 		viewStart,
@@ -47,13 +49,43 @@ func TestConsensusEvents(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("ConsensusEvents =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// The limit counts the lines kept, then says there are more.
-	if got := ConsensusEvents(lines, 2); len(got) != 4 || got[3] != "… more in the log" {
-		t.Errorf("ConsensusEvents with limit 2 =\n%s", strings.Join(got, "\n"))
-	}
 	long := viewStart + strings.Repeat("é", 300)
 	if got := ConsensusEvents([]string{long}, 1); len(got) != 1 || len(got[0]) > maxEventLine+len("…") || !strings.HasSuffix(got[0], "…") {
 		t.Errorf("a long line kept as %d bytes, want at most %d and a cut mark", len(got[0]), maxEventLine)
+	}
+}
+
+// Successive view starts and view messages of one function that differ in
+// their numbers are each shown: the sequence of views is what a slow
+// failover is read from.
+func TestConsensusEventsKeepsViewSequence(t *testing.T) {
+	view := func(n string) string { return strings.Replace(viewStart, "number 3,", "number "+n+",", 1) }
+	inform := func(n string) string { return strings.Replace(viewInform, "view 9,", "view "+n+",", 1) }
+	lines := []string{view("3"), view("4"), view("5"), inform("6"), inform("7"), inform("7")}
+	want := []string{view("3"), view("4"), view("5"), inform("6"), inform("7"), "… and 1 more from processMsg"}
+	if got := ConsensusEvents(lines, 10); !slices.Equal(got, want) {
+		t.Errorf("ConsensusEvents =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// The limit counts every line returned, the fold lines and the last one
+// saying there are more included.
+func TestConsensusEventsLimit(t *testing.T) {
+	lines := []string{viewStart, forwarded, forwarded, complained, viewInform}
+	all := ConsensusEvents(lines, 100) // viewStart, forwarded, its fold, complained, viewInform
+	if len(all) != 5 {
+		t.Fatalf("ConsensusEvents without a limit reached = %d lines, want 5:\n%s", len(all), strings.Join(all, "\n"))
+	}
+	for limit := 0; limit <= 6; limit++ {
+		got := ConsensusEvents(lines, limit)
+		switch {
+		case len(got) > limit:
+			t.Errorf("ConsensusEvents with limit %d = %d lines:\n%s", limit, len(got), strings.Join(got, "\n"))
+		case limit >= len(all) && !slices.Equal(got, all):
+			t.Errorf("ConsensusEvents with limit %d =\n%s\nwant all of\n%s", limit, strings.Join(got, "\n"), strings.Join(all, "\n"))
+		case limit > 0 && limit < len(all) && (len(got) != limit || got[limit-1] != "… more in the log" || !slices.Equal(got[:limit-1], all[:limit-1])):
+			t.Errorf("ConsensusEvents with limit %d =\n%s\nwant the first %d of all and \"… more in the log\"", limit, strings.Join(got, "\n"), limit-1)
+		}
 	}
 }
 
