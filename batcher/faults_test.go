@@ -171,7 +171,7 @@ const afterOrderingBack = commitTimeout / 2
 // orderers for a leader once every vote has its receipt: blocks were
 // written after the kill, so a live orderer leads, and its gauge says so
 // within a few scrapes.
-const leaderAfterReceipts = 10 * time.Second
+const leaderAfterReceipts = 30 * time.Second
 
 func testOrdererKill(t *testing.T, consensus network.Consensus) {
 	s := newStackConsensus(t, consensus)
